@@ -1,0 +1,101 @@
+"""The Starlette application: routes built from the spec, errors in Kling's envelope."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from .access_log import AccessLogMiddleware
+from .auth import BearerAuth
+from .errors import BusinessCode, KlingError
+from .handlers import HANDLERS, Call
+from .request_body import check_media_type, parse_json, read_bounded
+from .responses import JSONResponse, error
+from .spec import DEFAULT_SPEC_PATH, Operation, Spec, load_spec
+from .store import MemoryTaskStore, TaskStore
+from .validation import validate_body
+
+logger = logging.getLogger("kling_mock")
+
+
+@dataclass
+class Settings:
+    spec_path: Path = DEFAULT_SPEC_PATH
+    keys: tuple[str, ...] = ()
+    store: TaskStore = field(default_factory=MemoryTaskStore)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    spec = load_spec(settings.spec_path)
+    auth = BearerAuth(settings.keys)
+    missing = {op.operation_id for op in spec.operations} - HANDLERS.keys()
+    if missing:
+        raise RuntimeError(f"the spec names operations the mock does not implement: {sorted(missing)}")
+
+    def error_response(request: Request, exc: KlingError) -> JSONResponse:
+        request.state.business_code = int(exc.code)
+        status = spec.status_by_code[exc.code]
+        return error(status, exc.code, exc.message, request.state.request_id, exc.headers)
+
+    def endpoint(operation: Operation) -> Callable[[Request], Awaitable[Response]]:
+        handler = HANDLERS[operation.operation_id]
+
+        async def serve(request: Request) -> Response:
+            try:
+                owner = auth.authenticate(request.headers.get("authorization")) if operation.requires_auth else ""
+                body = None
+                if operation.body_validator is not None:
+                    check_media_type(request.headers.get("content-type"), operation.media_types)
+                    body = parse_json(await read_bounded(request, operation.max_body_bytes))
+                    validate_body(spec, operation.body_validator, body)
+                call = Call(request.state.request_id, owner, body, request.path_params)
+                response = await handler(settings.store, call)
+            except KlingError as exc:
+                return error_response(request, exc)
+            request.state.business_code = 0
+            return response
+
+        return serve
+
+    async def on_http_exception(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        target = f"{request.method} {request.url.path}"
+        if exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            return error_response(
+                request,
+                KlingError(
+                    BusinessCode.INVALID_METHOD,
+                    f"{target}: method not allowed, use {allowed}",
+                    headers={"Allow": allowed},
+                ),
+            )
+        return error_response(request, KlingError(BusinessCode.NOT_FOUND, f"{target}: no such resource"))
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("unexpected error while answering request %s", request.state.request_id)
+        return error_response(request, KlingError(BusinessCode.INTERNAL_ERROR, "internal server error"))
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def openapi_yaml(request: Request) -> Response:
+        return PlainTextResponse(spec.text, media_type="application/yaml")
+
+    routes = [Route(op.path, endpoint(op), methods=[op.method]) for op in spec.operations]
+    routes += [Route("/healthz", healthz), Route("/openapi.yaml", openapi_yaml)]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(AccessLogMiddleware)],
+        exception_handlers={HTTPException: on_http_exception, Exception: on_unexpected},
+    )

@@ -1,0 +1,60 @@
+"""The `kling-mock` command line: `serve` runs the fake backend, `contract` tests any backend."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .spec import DEFAULT_SPEC_PATH
+
+KEYS_ENV = "KLING_MOCK_KEYS"
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kling-mock", description="Mock server and contract tests for Kling's identify-face API.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the mock Kling backend")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on, 0 for any free one (default: 8000)")
+    serve.add_argument(
+        "--keys",
+        default=os.environ.get(KEYS_ENV, ""),
+        help=f"comma-separated API keys to accept, as the real API does (default: ${KEYS_ENV}, else any non-empty token)",
+    )
+    serve.add_argument("--spec", type=Path, default=DEFAULT_SPEC_PATH, help="the OpenAPI spec to serve")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    contract = commands.add_parser("contract", help="run the contract suite against a base URL")
+    contract.add_argument("--base-url", help="the API to test; without it, a mock is started on a free loopback port")
+    contract.add_argument("--max-examples", type=int, default=None, help="hypothesis examples per test")
+    contract.add_argument("--junit", type=Path, help="write a JUnit XML report to this file")
+    contract.add_argument("--spec", type=Path, default=DEFAULT_SPEC_PATH, help="the OpenAPI spec to test against")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    if args.command == "serve":
+        from .app import Settings
+        from .server import PortUnavailable, serve
+
+        keys = tuple(key.strip() for key in args.keys.split(",") if key.strip())
+        try:
+            serve(Settings(spec_path=args.spec, keys=keys), args.host, args.port, args.log_level)
+        except PortUnavailable as exc:
+            print(f"kling-mock: {exc}. Is another server running there? Choose another with --port.", file=sys.stderr)
+            return 2
+        return 0
+    from contract_tests.runner import run_contract
+
+    return run_contract(
+        base_url=args.base_url, max_examples=args.max_examples, junit=args.junit, spec_path=args.spec
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Reading a request body the way the spec allows: right media type, bounded size, JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from .errors import BusinessCode, KlingError
+
+
+def check_media_type(header: str | None, allowed: tuple[str, ...]) -> None:
+    """Accept the spec's media types, with at most a UTF-8 charset parameter."""
+    expected = " or ".join(allowed)
+    if not header:
+        raise KlingError(BusinessCode.INVALID_REQUEST, f"Content-Type: missing, must be {expected}")
+    media_type, _, params = header.partition(";")
+    if media_type.strip().lower() not in allowed:
+        raise KlingError(BusinessCode.INVALID_REQUEST, f"Content-Type: must be {expected}")
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise KlingError(BusinessCode.INVALID_REQUEST, "Content-Type: charset must be utf-8")
+
+
+async def read_bounded(request: Request, limit: int) -> bytes:
+    """The body, refusing it as soon as it is known to exceed `limit` bytes.
+
+    A declared Content-Length over the limit is refused before reading anything; a chunked
+    body is read only up to the chunk that crosses the limit.
+    """
+    too_large = KlingError(BusinessCode.INVALID_REQUEST, f"body: larger than the limit of {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        raise KlingError(BusinessCode.INVALID_REQUEST, "body: empty, must be a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise KlingError(BusinessCode.INVALID_REQUEST, f"body: not valid JSON ({exc})") from None

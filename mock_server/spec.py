@@ -1,0 +1,129 @@
+"""Load the OpenAPI document once and compile everything the mock needs from it.
+
+The mock holds no copy of the contract's rules: routes, media types, body limits, request schemas
+and the business-code table all come from here, so that editing the spec is enough to change
+the mock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import yaml
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# A wheel carries a copy of the spec inside the package; a source checkout reads the one at the root.
+_BUNDLED_SPEC = _PACKAGE_DIR / "openapi" / "identify-face.yaml"
+_REPO_SPEC = _PACKAGE_DIR.parent / "openapi" / "identify-face.yaml"
+DEFAULT_SPEC_PATH = _BUNDLED_SPEC if _BUNDLED_SPEC.exists() else _REPO_SPEC
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the spec, with what validating a request to it takes, compiled."""
+
+    operation_id: str
+    method: str
+    path: str
+    media_types: tuple[str, ...]
+    max_body_bytes: int
+    requires_auth: bool
+    body_validator: jsonschema_rs.Validator | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The parsed spec: its text (served as is), its document and its compiled operations."""
+
+    text: str
+    document: dict[str, Any]
+    operations: tuple[Operation, ...]
+
+    @cached_property
+    def status_by_code(self) -> dict[int, int]:
+        """Kling's business-code table: each code with the HTTP status it is sent with.
+
+        Read from the `code` enums of the error responses in `components.responses`.
+        """
+        table: dict[int, int] = {}
+        responses = self.document["components"]["responses"]
+        for operation in self.operations:
+            raw = self.document["paths"][operation.path][operation.method.lower()]["responses"]
+            for status, response in raw.items():
+                if "$ref" in response:
+                    response = responses[response["$ref"].rsplit("/", 1)[-1]]
+                for code in _codes_of(response):
+                    table[code] = int(status)
+        return table
+
+    def schema_node(self, schema_path: list[str | int]) -> Any:
+        """The node of the document at a validator's schema path."""
+        node: Any = self.document
+        for part in schema_path:
+            node = node[part]
+        return node
+
+
+def _codes_of(response: dict[str, Any]) -> list[int]:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    codes: list[int] = []
+    for part in schema.get("allOf", []):
+        codes.extend(part.get("properties", {}).get("code", {}).get("enum", []))
+    return codes
+
+
+def load_spec(path: Path = DEFAULT_SPEC_PATH) -> Spec:
+    text = path.read_text(encoding="utf-8")
+    document = yaml.safe_load(text)
+    global_security = document.get("security", [])
+    operations = []
+    for route, item in document["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                operations.append(_compile_operation(document, route, method, global_security))
+    return Spec(text=text, document=document, operations=tuple(operations))
+
+
+def _compile_operation(
+    document: dict[str, Any], route: str, method: str, global_security: list[Any]
+) -> Operation:
+    raw = document["paths"][route][method]
+    body = raw.get("requestBody")
+    validator = None
+    media_types: tuple[str, ...] = ()
+    max_body_bytes = 0
+    if body is not None:
+        media_types = tuple(body["content"])
+        max_body_bytes = int(body.get("x-kling-max-body-bytes", 1024 * 1024))
+        pointer = "/".join(
+            ["#", "paths", _escape(route), method, "requestBody", "content", _escape(media_types[0]), "schema"]
+        )
+        validator = _compile_schema(document, pointer)
+    return Operation(
+        operation_id=raw["operationId"],
+        method=method.upper(),
+        path=route,
+        media_types=media_types,
+        max_body_bytes=max_body_bytes,
+        requires_auth=bool(raw.get("security", global_security)),
+        body_validator=validator,
+    )
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _compile_schema(document: dict[str, Any], pointer: str) -> jsonschema_rs.Validator:
+    """Compile the schema at `pointer` so that its `#/components/...` references resolve.
+
+    The whole document is the root resource and the schema to apply is a `$ref` into it, so
+    that every error's schema path points into the document, where `Spec.schema_node` finds it.
+    """
+    return jsonschema_rs.Draft202012Validator({**document, "$ref": pointer}, validate_formats=True)

@@ -1,0 +1,76 @@
+"""Turn schema violations into Kling's errors, with messages that name the field path.
+
+The rules themselves are the spec's compiled schemas; this module only words their failures.
+A schema node may carry `x-kling-errors: {keyword: message}` to word a failure of that keyword
+better than a generic message can (for instance "required when mode is text2video").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema_rs
+
+from .errors import BusinessCode, KlingError
+from .spec import Spec
+
+_MAX_REPORTED = 5
+# Messages never echo the offending value: it may be megabytes of base64, or a secret.
+_GENERIC: dict[str, str] = {
+    "required": "is required",
+    "type": "must be of type {types}",
+    "enum": "must be one of {options}",
+    "const": "must be {expected_value}",
+    "minLength": "must be at least {limit} characters long",
+    "maxLength": "must be at most {limit} characters long",
+    "minimum": "must be >= {limit}",
+    "maximum": "must be <= {limit}",
+    "exclusiveMinimum": "must be > {limit}",
+    "exclusiveMaximum": "must be < {limit}",
+    "pattern": "must match the pattern {pattern}",
+    "format": "must be a valid {format}",
+    "anyOf": "must match at least one of the allowed shapes",
+    "oneOf": "must match exactly one of the allowed shapes",
+}
+
+
+def validate_body(spec: Spec, validator: jsonschema_rs.Validator, body: Any) -> None:
+    """Raise `KlingError` naming every violation (up to a few) of the request body."""
+    if validator.is_valid(body):
+        return
+    errors = list(validator.iter_errors(body))
+    problems = [_describe(spec, error) for error in errors]
+    # A body of the wrong type altogether is a malformed request, not a bad parameter.
+    malformed = any(not error.instance_path and error.schema_path[-1] == "type" for error in errors)
+    code = BusinessCode.INVALID_REQUEST if malformed else BusinessCode.INVALID_PARAMETER
+    message = "; ".join(problems[:_MAX_REPORTED])
+    if len(problems) > _MAX_REPORTED:
+        message += f"; and {len(problems) - _MAX_REPORTED} more"
+    raise KlingError(code, message)
+
+
+def _describe(spec: Spec, error: jsonschema_rs.ValidationError) -> str:
+    keyword = error.schema_path[-1]
+    params = error.kind.as_dict()
+    path = list(error.instance_path)
+    if keyword == "required":
+        path.append(params["property"])
+    overrides = spec.schema_node(error.schema_path[:-1]).get("x-kling-errors", {})
+    template = overrides.get(keyword) or _GENERIC.get(str(keyword), "is invalid ({keyword})")
+    return f"{_dotted(path)}: {template.format_map(_Params(keyword=str(keyword), **_readable(params)))}"
+
+
+def _dotted(path: list[str | int]) -> str:
+    out = "body"
+    for part in path:
+        out = f"{out}[{part}]" if isinstance(part, int) else (part if out == "body" else f"{out}.{part}")
+    return out
+
+
+class _Params(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _readable(params: dict[str, Any]) -> dict[str, str]:
+    return {key: ", ".join(map(str, value)) if isinstance(value, list) else str(value) for key, value in params.items()}

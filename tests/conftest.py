@@ -1,0 +1,28 @@
+"""Shared fixtures: the mock as a real uvicorn server on a free loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from mock_server.process import MockProcess
+
+CREATE_PATH = "/kling/v1/videos/identify-face"
+TOKEN = "test-token-not-a-secret"
+
+
+@pytest.fixture(scope="session")
+def mock_server() -> Iterator[MockProcess]:
+    """One mock for the session, accepting any bearer token, as `make run` starts it."""
+    with MockProcess() as mock:
+        yield mock
+
+
+@pytest.fixture
+def client(mock_server: MockProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=mock_server.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+    ) as http:
+        yield http
