@@ -1,5 +1,4 @@
-"""A fake Kling identify-face backend, driven by the OpenAPI spec in `openapi/`."""
+"""A fake Kling identify-face backend, driven by the OpenAPI spec in `openapi/`.
 
-from .app import Settings, create_app
-
-__all__ = ["Settings", "create_app"]
+Start it with `kling-mock serve`; build the app yourself with `mock_server.app.create_app`.
+"""

@@ -33,6 +33,11 @@ def _build_parser() -> argparse.ArgumentParser:
     contract.add_argument("--max-examples", type=int, default=None, help="hypothesis examples per test")
     contract.add_argument("--junit", type=Path, help="write a JUnit XML report to this file")
     contract.add_argument("--spec", type=Path, default=DEFAULT_SPEC_PATH, help="the OpenAPI spec to test against")
+    contract.add_argument(
+        "--any-token",
+        action="store_true",
+        help="the target accepts any non-empty token (a mock without --keys): skip the unknown-key tests",
+    )
     return parser
 
 
@@ -52,7 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from contract_tests.runner import run_contract
 
     return run_contract(
-        base_url=args.base_url, max_examples=args.max_examples, junit=args.junit, spec_path=args.spec
+        base_url=args.base_url,
+        max_examples=args.max_examples,
+        junit=args.junit,
+        spec_path=args.spec,
+        any_token=args.any_token,
     )
 
 

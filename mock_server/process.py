@@ -28,8 +28,15 @@ class MockProcess:
     The server's stdout (its access log) is kept in `access_log`, its stderr in `stderr_lines`.
     """
 
-    def __init__(self, *serve_args: str, module: str = "mock_server", startup_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        *serve_args: str,
+        env: dict[str, str] | None = None,
+        module: str = "mock_server",
+        startup_timeout: float = 20.0,
+    ) -> None:
         self.command: Sequence[str] = [sys.executable, "-m", module, "serve", "--port", "0", *serve_args]
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.startup_timeout = startup_timeout
         self.base_url = ""
         self.access_log: list[str] = []
@@ -38,9 +45,8 @@ class MockProcess:
         self._ready = threading.Event()
 
     def start(self) -> MockProcess:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._process = subprocess.Popen(
-            self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env
         )
         threading.Thread(target=self._read_stderr, daemon=True).start()
         threading.Thread(target=self._read_stdout, daemon=True).start()

@@ -47,20 +47,7 @@ class Spec:
 
     @cached_property
     def status_by_code(self) -> dict[int, int]:
-        """Kling's business-code table: each code with the HTTP status it is sent with.
-
-        Read from the `code` enums of the error responses in `components.responses`.
-        """
-        table: dict[int, int] = {}
-        responses = self.document["components"]["responses"]
-        for operation in self.operations:
-            raw = self.document["paths"][operation.path][operation.method.lower()]["responses"]
-            for status, response in raw.items():
-                if "$ref" in response:
-                    response = responses[response["$ref"].rsplit("/", 1)[-1]]
-                for code in _codes_of(response):
-                    table[code] = int(status)
-        return table
+        return business_code_table(self.document)
 
     def schema_node(self, schema_path: list[str | int]) -> Any:
         """The node of the document at a validator's schema path."""
@@ -70,12 +57,23 @@ class Spec:
         return node
 
 
-def _codes_of(response: dict[str, Any]) -> list[int]:
-    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
-    codes: list[int] = []
-    for part in schema.get("allOf", []):
-        codes.extend(part.get("properties", {}).get("code", {}).get("enum", []))
-    return codes
+def business_code_table(document: dict[str, Any]) -> dict[int, int]:
+    """Kling's business-code table: each code with the HTTP status it is sent with.
+
+    Read from the `code` enums of the error responses the operations declare, so that the spec's
+    `components.responses` are the only copy of the table.
+    """
+    table: dict[int, int] = {}
+    for item in document["paths"].values():
+        for method in HTTP_METHODS:
+            for status, response in item.get(method, {}).get("responses", {}).items():
+                if "$ref" in response:
+                    response = document["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+                schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+                for part in schema.get("allOf", []):
+                    for code in part.get("properties", {}).get("code", {}).get("enum", []):
+                        table[code] = int(status)
+    return table
 
 
 def load_spec(path: Path = DEFAULT_SPEC_PATH) -> Spec:

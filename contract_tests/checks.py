@@ -1,0 +1,51 @@
+"""The contract's rules as schemathesis checks, run on every response the suite provokes.
+
+Importing this module registers them; the CLI loads it through `hooks` in `schemathesis.toml`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import schemathesis
+
+from mock_server.spec import business_code_table
+
+from . import rules
+
+_ids = rules.IdRegistry()
+_tables: dict[int, dict[int, int]] = {}
+
+
+def _status_by_code(case: schemathesis.Case) -> dict[int, int]:
+    document = case.operation.schema.raw_schema
+    key = id(document)
+    if key not in _tables:
+        _tables[key] = business_code_table(document)
+    return _tables[key]
+
+
+def _envelope(response: schemathesis.Response, case: schemathesis.Case) -> dict[str, Any]:
+    content_type = (response.headers.get("content-type") or [""])[0]
+    return rules.envelope(response.status_code, content_type, response.content, _status_by_code(case))
+
+
+@schemathesis.check
+def kling_envelope(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
+    """JSON envelope; HTTP 200 exactly when code is 0, with SUCCEED; each error code with its status."""
+    _envelope(response, case)
+
+
+@schemathesis.check
+def kling_fresh_ids(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
+    """Ids of the right shape, never repeated: request ids across all calls, task ids across creations."""
+    body = _envelope(response, case)
+    created = response.status_code == 200 and case.operation.method.upper() == "POST"
+    _ids.fresh(body, created_task=created)
+
+
+@schemathesis.check
+def kling_timestamps(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
+    """Millisecond timestamps near the present, `updated_at >= created_at`."""
+    if response.status_code == 200:
+        rules.timestamps(_envelope(response, case))

@@ -1,0 +1,67 @@
+"""`kling-mock contract`: run the suite with pytest against a base URL, or against a fresh mock."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import pytest
+
+from mock_server.process import MockProcess
+
+from .target import TOKEN_ENV
+
+SUITE_DIR = Path(__file__).resolve().parent
+
+
+def run_contract(
+    *,
+    base_url: str | None,
+    max_examples: int | None = None,
+    junit: Path | None = None,
+    spec_path: Path | None = None,
+    any_token: bool = False,
+    extra_pytest_args: tuple[str, ...] = (),
+) -> int:
+    """Run the suite; the exit status is non-zero exactly when the target broke the contract."""
+    if base_url is not None:
+        if not os.environ.get(TOKEN_ENV):
+            print(f"kling-mock contract: set ${TOKEN_ENV} to the token to test {base_url} with", file=sys.stderr)
+            return 2
+        return _pytest(base_url, max_examples, junit, spec_path, any_token, extra_pytest_args)
+    # No target given: a mock that checks keys as the real API does, with a key made for this run.
+    key = secrets.token_urlsafe(24)
+    serve_args = ("--log-level", "warning") + (("--spec", str(spec_path)) if spec_path else ())
+    with MockProcess(*serve_args, env={"KLING_MOCK_KEYS": key}) as mock:
+        print(f"kling-mock contract: testing a fresh mock at {mock.base_url}", file=sys.stderr)
+        previous = os.environ.get(TOKEN_ENV)
+        os.environ[TOKEN_ENV] = key
+        try:
+            return _pytest(mock.base_url, max_examples, junit, spec_path, False, extra_pytest_args)
+        finally:
+            if previous is None:
+                os.environ.pop(TOKEN_ENV, None)
+            else:
+                os.environ[TOKEN_ENV] = previous
+
+
+def _pytest(
+    base_url: str,
+    max_examples: int | None,
+    junit: Path | None,
+    spec_path: Path | None,
+    any_token: bool,
+    extra: tuple[str, ...],
+) -> int:
+    args = [str(SUITE_DIR), "--contract-base-url", base_url, "-p", "no:cacheprovider", *extra]
+    if max_examples is not None:
+        args += ["--contract-max-examples", str(max_examples)]
+    if spec_path is not None:
+        args += ["--contract-spec", str(spec_path)]
+    if junit is not None:
+        args += ["--junitxml", str(junit)]
+    if any_token:
+        args.append("--contract-any-token")
+    return int(pytest.main(args))

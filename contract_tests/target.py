@@ -1,0 +1,51 @@
+"""What the contract suite tests: the base URL, the token and how hard to try.
+
+Filled in from the pytest command line (see `conftest.py`); the token comes only from the
+environment, so that it never shows in a process list or a report.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mock_server.spec import DEFAULT_SPEC_PATH
+
+TOKEN_ENV = "KLING_API_KEY"
+CONFIG_PATH = Path(__file__).resolve().parent / "schemathesis.toml"
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str
+    token: str
+    spec_path: Path = DEFAULT_SPEC_PATH
+    max_examples: int = 200
+    # False for a target that accepts any non-empty token (`kling-mock serve` without --keys).
+    checks_keys: bool = True
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def url(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+
+_current: Target | None = None
+
+
+def configure(target: Target) -> None:
+    global _current
+    _current = target
+
+
+def current() -> Target:
+    if _current is None:
+        raise RuntimeError("no target: run the suite with `kling-mock contract` or `pytest --base-url URL`")
+    return _current
+
+
+def token_from_env() -> str:
+    return os.environ.get(TOKEN_ENV, "")

@@ -1,0 +1,123 @@
+"""The contract's rules tested one by one, with requests written by hand.
+
+Generated cases explore; these pin down what CONTRACT.md says outright: the documented example
+succeeds, auth failures carry their codes, a wrong method is 404/1202, malformed bodies are 1200.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from mock_server.spec import HTTP_METHODS, load_spec
+
+from . import rules
+from .target import current
+
+_target = current()
+_spec = load_spec(_target.spec_path)
+_create = next(op for op in _spec.operations if op.operation_id == "createIdentifyFaceTask")
+_examples: dict[str, Any] = _spec.document["paths"][_create.path]["post"]["requestBody"]["content"][
+    "application/json"
+]["examples"]
+_ids = rules.IdRegistry()
+_JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+def _send(http: requests.Session, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+    response = http.request(method, _target.url(path), timeout=30, **kwargs)
+    content_type = response.headers.get("content-type", "")
+    body = rules.envelope(response.status_code, content_type, response.content, _spec.status_by_code)
+    _ids.fresh(body, created_task=response.status_code == 200 and method == "POST")
+    return response.status_code, body
+
+
+def _create_task(http: requests.Session, body: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> Any:
+    if headers is None:
+        headers = {**_target.auth_headers, **_JSON}
+    return _send(http, "POST", _create.path, headers=headers, json=body, **kw)
+
+
+def test_documented_example_succeeds(http: requests.Session) -> None:
+    """The provider page's own example must succeed, and twice gives two tasks."""
+    seen = set()
+    for _ in range(2):
+        status, body = _create_task(http, _examples["seedDocumented"]["value"])
+        assert (status, body["code"], body["message"]) == (200, 0, "SUCCEED"), body
+        assert body["data"]["task_status"] == "submitted"
+        rules.timestamps(body)
+        seen.add(body["data"]["task_id"])
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize("name", sorted(_examples))
+def test_every_documented_request_example_succeeds(http: requests.Session, name: str) -> None:
+    status, body = _create_task(http, _examples[name]["value"])
+    assert status == 200, body
+
+
+@pytest.mark.parametrize("header", [None, ""], ids=["absent", "empty"])
+def test_missing_authorization_is_401_1001(http: requests.Session, header: str | None) -> None:
+    headers = dict(_JSON) if header is None else {**_JSON, "Authorization": header}
+    status, body = _create_task(http, _examples["seedDocumented"]["value"], headers=headers)
+    assert (status, body["code"]) == (401, 1001), body
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "bare-token-without-scheme", "Bearer a b"])
+def test_malformed_authorization_is_401_1002(http: requests.Session, header: str) -> None:
+    status, body = _create_task(http, _examples["seedDocumented"]["value"], headers={**_JSON, "Authorization": header})
+    assert (status, body["code"]) == (401, 1002), body
+
+
+def test_unknown_key_is_401_1000(http: requests.Session) -> None:
+    if not _target.checks_keys:
+        pytest.skip("the target accepts any non-empty token (--contract-any-token)")
+    headers = {**_JSON, "Authorization": "Bearer kling-mock-contract-unknown-key"}
+    status, body = _create_task(http, _examples["seedDocumented"]["value"], headers=headers)
+    assert (status, body["code"]) == (401, 1000), body
+
+
+@pytest.mark.parametrize(
+    "method",
+    [m.upper() for m in HTTP_METHODS if m not in ("head", "options", "trace") and m not in _spec.document["paths"][_create.path]],
+)
+def test_wrong_method_is_404_1202(http: requests.Session, method: str) -> None:
+    """Kling answers a method a known path does not have with 404/1202, not 405."""
+    status, body = _send(http, method, _create.path, headers=_target.auth_headers)
+    assert (status, body["code"]) == (404, 1202), body
+
+
+def test_unknown_path_is_404_1203(http: requests.Session) -> None:
+    status, body = _send(http, "POST", _create.path + "-that-does-not-exist", headers={**_target.auth_headers, **_JSON}, json={})
+    assert (status, body["code"]) == (404, 1203), body
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"", b"[1, 2]", b'"a string"', b"42"], ids=["broken", "empty", "array", "string", "number"]
+)
+def test_body_not_a_json_object_is_400_1200(http: requests.Session, raw: bytes) -> None:
+    status, body = _create_task(http, headers={**_target.auth_headers, **_JSON}, data=raw)
+    assert (status, body["code"]) == (400, 1200), body
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+def test_wrong_content_type_is_400_1200(http: requests.Session, content_type: str) -> None:
+    headers = {**_target.auth_headers, "Content-Type": content_type}
+    status, body = _send(http, "POST", _create.path, headers=headers, data=b'{"input": {}}')
+    assert (status, body["code"]) == (400, 1200), body
+
+
+def test_a_broken_field_rule_is_400_1201_naming_the_field(http: requests.Session) -> None:
+    request = {"input": {**_examples["seedDocumented"]["value"]["input"], "mode": "sing"}}
+    status, body = _create_task(http, request)
+    assert (status, body["code"]) == (400, 1201), body
+    assert "input.mode" in body["message"], f"the message must name the field path: {body['message']!r}"
