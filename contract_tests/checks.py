@@ -17,7 +17,7 @@ _ids = rules.IdRegistry()
 _tables: dict[int, dict[int, int]] = {}
 
 
-def _status_by_code(case: schemathesis.Case) -> dict[int, int]:
+def _status_by_code(case: schemathesis.Case[Any]) -> dict[int, int]:
     document = case.operation.schema.raw_schema
     key = id(document)
     if key not in _tables:
@@ -25,19 +25,19 @@ def _status_by_code(case: schemathesis.Case) -> dict[int, int]:
     return _tables[key]
 
 
-def _envelope(response: schemathesis.Response, case: schemathesis.Case) -> dict[str, Any]:
+def _envelope(response: schemathesis.Response, case: schemathesis.Case[Any]) -> dict[str, Any]:
     content_type = (response.headers.get("content-type") or [""])[0]
     return rules.envelope(response.status_code, content_type, response.content, _status_by_code(case))
 
 
 @schemathesis.check
-def kling_envelope(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
+def kling_envelope(ctx: Any, response: schemathesis.Response, case: schemathesis.Case[Any]) -> None:
     """JSON envelope; HTTP 200 exactly when code is 0, with SUCCEED; each error code with its status."""
     _envelope(response, case)
 
 
 @schemathesis.check
-def kling_fresh_ids(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
+def kling_fresh_ids(ctx: Any, response: schemathesis.Response, case: schemathesis.Case[Any]) -> None:
     """Ids of the right shape, never repeated: request ids across all calls, task ids across creations."""
     body = _envelope(response, case)
     created = response.status_code == 200 and case.operation.method.upper() == "POST"
@@ -45,7 +45,7 @@ def kling_fresh_ids(ctx: Any, response: schemathesis.Response, case: schemathesi
 
 
 @schemathesis.check
-def kling_timestamps(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
+def kling_timestamps(ctx: Any, response: schemathesis.Response, case: schemathesis.Case[Any]) -> None:
     """Millisecond timestamps near the present, `updated_at >= created_at`."""
     if response.status_code == 200:
         rules.timestamps(_envelope(response, case))

@@ -1,6 +1,6 @@
 """Options of the contract suite. `kling-mock contract` passes them; so can a plain pytest run:
 
-    KLING_API_KEY=... pytest contract_tests --contract-base-url https://staging.example
+KLING_API_KEY=... pytest contract_tests --contract-base-url https://staging.example
 """
 
 from __future__ import annotations
@@ -9,14 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from . import target
 from mock_server.spec import DEFAULT_SPEC_PATH
+
+from . import target
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kling-contract", "Kling identify-face contract suite")
     group.addoption("--contract-base-url", help="base URL of the API under test (required)")
-    group.addoption("--contract-max-examples", type=int, default=200, help="generated cases per operation (default: 200)")
+    group.addoption(
+        "--contract-max-examples", type=int, default=200, help="generated cases per operation (default: 200)"
+    )
     group.addoption("--contract-spec", type=Path, default=DEFAULT_SPEC_PATH, help="the OpenAPI spec to test against")
     group.addoption(
         "--contract-any-token",

@@ -53,21 +53,20 @@ class IdRegistry:
         self._task_ids: set[str] = set()
 
     def fresh(self, body: dict[str, Any], created_task: bool) -> None:
-        request_id = body.get("request_id")
-        _assert_id("request_id", request_id)
+        request_id = _assert_id("request_id", body.get("request_id"))
         assert request_id not in self._request_ids, f"request_id {request_id!r} was already answered before"
         self._request_ids.add(request_id)
         if created_task:
-            task_id = body.get("data", {}).get("task_id")
-            _assert_id("data.task_id", task_id)
+            task_id = _assert_id("data.task_id", body.get("data", {}).get("task_id"))
             assert task_id not in self._task_ids, f"task_id {task_id!r} was given to an earlier task"
             self._task_ids.add(task_id)
 
 
-def _assert_id(name: str, value: Any) -> None:
+def _assert_id(name: str, value: Any) -> str:
     assert isinstance(value, str) and ID_PATTERN.fullmatch(value), (
         f"{name} must be 22 characters from A-Z a-z 0-9 _ -, got {value!r}"
     )
+    return value
 
 
 def timestamps(body: dict[str, Any], now_ms: int | None = None) -> None:

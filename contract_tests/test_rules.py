@@ -20,9 +20,9 @@ from .target import current
 _target = current()
 _spec = load_spec(_target.spec_path)
 _create = next(op for op in _spec.operations if op.operation_id == "createIdentifyFaceTask")
-_examples: dict[str, Any] = _spec.document["paths"][_create.path]["post"]["requestBody"]["content"][
-    "application/json"
-]["examples"]
+_examples: dict[str, Any] = _spec.document["paths"][_create.path]["post"]["requestBody"]["content"]["application/json"][
+    "examples"
+]
 _ids = rules.IdRegistry()
 _JSON = {"Content-Type": "application/json"}
 
@@ -88,7 +88,11 @@ def test_unknown_key_is_401_1000(http: requests.Session) -> None:
 
 @pytest.mark.parametrize(
     "method",
-    [m.upper() for m in HTTP_METHODS if m not in ("head", "options", "trace") and m not in _spec.document["paths"][_create.path]],
+    [
+        m.upper()
+        for m in HTTP_METHODS
+        if m not in ("head", "options", "trace") and m not in _spec.document["paths"][_create.path]
+    ],
 )
 def test_wrong_method_is_404_1202(http: requests.Session, method: str) -> None:
     """Kling answers a method a known path does not have with 404/1202, not 405."""
@@ -97,7 +101,9 @@ def test_wrong_method_is_404_1202(http: requests.Session, method: str) -> None:
 
 
 def test_unknown_path_is_404_1203(http: requests.Session) -> None:
-    status, body = _send(http, "POST", _create.path + "-that-does-not-exist", headers={**_target.auth_headers, **_JSON}, json={})
+    status, body = _send(
+        http, "POST", _create.path + "-that-does-not-exist", headers={**_target.auth_headers, **_JSON}, json={}
+    )
     assert (status, body["code"]) == (404, 1203), body
 
 

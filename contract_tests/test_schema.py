@@ -6,6 +6,8 @@ Schemathesis's built-in checks plus the contract's own (`checks.py`) run on ever
 
 from __future__ import annotations
 
+from typing import Any
+
 import schemathesis
 from hypothesis import HealthCheck, settings
 
@@ -22,5 +24,5 @@ _excluded = [] if _target.checks_keys else [schemathesis.checks.ignored_auth]
 
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-def test_operation_conforms(case: schemathesis.Case) -> None:
+def test_operation_conforms(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate(excluded_checks=_excluded)

@@ -20,7 +20,7 @@ from .errors import BusinessCode, KlingError
 from .handlers import HANDLERS, Call
 from .request_body import check_media_type, parse_json, read_bounded
 from .responses import JSONResponse, error
-from .spec import DEFAULT_SPEC_PATH, Operation, Spec, load_spec
+from .spec import DEFAULT_SPEC_PATH, Operation, load_spec
 from .store import MemoryTaskStore, TaskStore
 from .validation import validate_body
 

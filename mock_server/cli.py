@@ -14,7 +14,9 @@ KEYS_ENV = "KLING_MOCK_KEYS"
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kling-mock", description="Mock server and contract tests for Kling's identify-face API.")
+    parser = argparse.ArgumentParser(
+        prog="kling-mock", description="Mock server and contract tests for Kling's identify-face API."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the mock Kling backend")
@@ -23,7 +25,7 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--keys",
         default=os.environ.get(KEYS_ENV, ""),
-        help=f"comma-separated API keys to accept, as the real API does (default: ${KEYS_ENV}, else any non-empty token)",
+        help=f"comma-separated API keys to accept, as the real API does (default: ${KEYS_ENV}, else any token)",
     )
     serve.add_argument("--spec", type=Path, default=DEFAULT_SPEC_PATH, help="the OpenAPI spec to serve")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])

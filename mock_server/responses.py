@@ -20,4 +20,6 @@ def success(request_id: str, data: Any) -> JSONResponse:
 
 
 def error(status: int, code: int, message: str, request_id: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message, "request_id": request_id}, status_code=status, headers=headers)
+    return JSONResponse(
+        {"code": code, "message": message, "request_id": request_id}, status_code=status, headers=headers
+    )

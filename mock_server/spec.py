@@ -88,9 +88,7 @@ def load_spec(path: Path = DEFAULT_SPEC_PATH) -> Spec:
     return Spec(text=text, document=document, operations=tuple(operations))
 
 
-def _compile_operation(
-    document: dict[str, Any], route: str, method: str, global_security: list[Any]
-) -> Operation:
+def _compile_operation(document: dict[str, Any], route: str, method: str, global_security: list[Any]) -> Operation:
     raw = document["paths"][route][method]
     body = raw.get("requestBody")
     validator = None
