@@ -43,13 +43,18 @@ class MockProcess:
         self.stderr_lines: list[str] = []
         self._process: subprocess.Popen[str] | None = None
         self._ready = threading.Event()
+        self._readers: list[threading.Thread] = []
 
     def start(self) -> MockProcess:
         self._process = subprocess.Popen(
             self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env
         )
-        threading.Thread(target=self._read_stderr, daemon=True).start()
-        threading.Thread(target=self._read_stdout, daemon=True).start()
+        self._readers = [
+            threading.Thread(target=self._read_stderr, daemon=True),
+            threading.Thread(target=self._read_stdout, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
         if not self._ready.wait(self.startup_timeout) or not self.base_url:
             self.stop()
             raise MockProcessError("the mock did not start:\n" + "".join(self.stderr_lines[-20:]))
@@ -66,7 +71,14 @@ class MockProcess:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        for reader in self._readers:  # so that the output is complete once stop() returns
+            reader.join(timeout=5)
         return self._process.returncode
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "not started"
+        return self._process.pid
 
     @property
     def running(self) -> bool:

@@ -42,6 +42,20 @@ def configure_logging(level: str) -> None:
     logging.getLogger().setLevel(level.upper())
 
 
+class _AnnouncingServer(uvicorn.Server):
+    """Says where it listens once it really serves (signal handlers in place, socket accepting)."""
+
+    def __init__(self, config: uvicorn.Config, announcement: str) -> None:
+        super().__init__(config)
+        self.announcement = announcement
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            # Tests and scripts read this line to learn the port when started with --port 0.
+            print(self.announcement, file=sys.stderr, flush=True)
+
+
 def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
     configure_logging(log_level)
     app = create_app(settings)
@@ -49,7 +63,6 @@ def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> 
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     mode = "only the configured keys" if settings.keys else "any non-empty bearer token"
-    # Tests and scripts read this line to learn the port when started with --port 0.
-    print(f"kling-mock listening on http://{shown}:{bound_port} (accepting {mode})", file=sys.stderr, flush=True)
+    announcement = f"kling-mock listening on http://{shown}:{bound_port} (accepting {mode})"
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", server_header=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    _AnnouncingServer(config, announcement).run(sockets=[sock])

@@ -9,8 +9,9 @@ import pytest
 
 from mock_server.process import MockProcess
 
-CREATE_PATH = "/kling/v1/videos/identify-face"
-TOKEN = "test-token-not-a-secret"
+from .support import CREATE_PATH, TOKEN
+
+__all__ = ["CREATE_PATH", "TOKEN"]
 
 
 @pytest.fixture(scope="session")

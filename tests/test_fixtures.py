@@ -179,7 +179,8 @@ def _response_schema_pointer(status: int) -> str:
 @cache
 def _registry() -> Registry[Any]:
     resource: Resource[Any] = Resource.from_contents(_spec().document, default_specification=DRAFT202012)
-    return Registry().with_resource(SPEC_URI, resource)
+    registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
+    return registry
 
 
 @cache
@@ -263,7 +264,9 @@ def test_invalid_body_breaks_spec(fixture: RequestFixture) -> None:
     validator = _create_operation().body_validator
     assert validator is not None
     assert not validator.is_valid(fixture.body), "jsonschema-rs (the mock's validator) accepts it"
-    assert not _reference_validator(_request_schema_pointer()).is_valid(fixture.body), "the jsonschema library accepts it"
+    assert not _reference_validator(_request_schema_pointer()).is_valid(fixture.body), (
+        "the jsonschema library accepts it"
+    )
 
 
 @pytest.mark.parametrize("fixture", INVALID_BODIES, ids=_ids(INVALID_BODIES))

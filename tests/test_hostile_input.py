@@ -60,7 +60,9 @@ def _audio_file_max_length() -> int:
 @pytest.fixture(scope="module")
 def http(mock_server: MockProcess) -> Iterator[httpx.Client]:
     """Module-scoped (hypothesis refuses function-scoped fixtures), with a valid bearer token."""
-    with httpx.Client(base_url=mock_server.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as client:
+    with httpx.Client(
+        base_url=mock_server.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+    ) as client:
         yield client
 
 
@@ -416,7 +418,9 @@ def test_long_bearer_token_is_accepted(http: httpx.Client) -> None:
 def test_long_malformed_authorization_is_not_echoed(http: httpx.Client) -> None:
     secret = "s" * (1024 * 1024)
     response = http.post(
-        CREATE_PATH, content=VALID_BODY, headers={"Authorization": f"Token {secret}", "Content-Type": "application/json"}
+        CREATE_PATH,
+        content=VALID_BODY,
+        headers={"Authorization": f"Token {secret}", "Content-Type": "application/json"},
     )
     assert_outcome(response, (401, 1002))
     assert len(response.content) < SMALL_RESPONSE
@@ -465,7 +469,7 @@ CONTENT_TYPE_CASES: dict[str, tuple[str, Outcome]] = {
 
 @pytest.mark.parametrize(("content_type", "expected"), CONTENT_TYPE_CASES.values(), ids=CONTENT_TYPE_CASES.keys())
 def test_weird_content_types(http: httpx.Client, content_type: str, expected: Outcome) -> None:
-    headers = {"Content-Type": content_type.encode("utf-8")}
+    headers = {b"Content-Type": content_type.encode("utf-8")}
     response = http.post(CREATE_PATH, content=VALID_BODY, headers=headers)
     envelope = assert_outcome(response, expected)
     if expected[1] == 1200:
@@ -485,7 +489,7 @@ def test_raw_non_latin_bytes_in_headers(mock_server: MockProcess, http: httpx.Cl
     )
     assert _raw_envelope(*raw_exchange(mock_server, content_type)) == (400, 1200)
     token = _raw_post(
-        [b"Authorization: Bearer \xff\xfe\x80", b"Content-Type: application/json", f"Content-Length: 2".encode()],
+        [b"Authorization: Bearer \xff\xfe\x80", b"Content-Type: application/json", b"Content-Length: 2"],
         b"{}",
     )
     assert _raw_envelope(*raw_exchange(mock_server, token)) == (400, 1201)
@@ -545,11 +549,7 @@ def test_head_on_the_create_path(http: httpx.Client) -> None:
 # --- anything at all ---------------------------------------------------------------------------------------------
 
 json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=50),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=50),
     lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
     max_leaves=30,
 )
