@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 body = None
                 if operation.body_validator is not None:
                     check_media_type(request.headers.get("content-type"), operation.media_types)
-                    body = parse_json(await read_bounded(request, operation.max_body_bytes))
+                    body = parse_json(await read_bounded(request, operation.max_body_bytes), operation.max_body_depth)
                     validate_body(spec, operation.body_validator, body)
                 call = Call(request.state.request_id, owner, body, request.path_params)
                 response = await handler(settings.store, call)
@@ -94,8 +94,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [Route(op.path, endpoint(op), methods=[op.method]) for op in spec.operations]
     routes += [Route("/healthz", healthz), Route("/openapi.yaml", openapi_yaml)]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[Middleware(AccessLogMiddleware)],
         exception_handlers={HTTPException: on_http_exception, Exception: on_unexpected},
     )
+    # Kling's paths have no trailing-slash twins: `/identify-face/` is unknown (404/1203), not a redirect.
+    app.router.redirect_slashes = False
+    return app

@@ -44,10 +44,31 @@ async def read_bounded(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_json(raw: bytes) -> Any:
+def parse_json(raw: bytes, max_depth: int) -> Any:
+    """The parsed body, refusing JSON nested deeper than `max_depth`.
+
+    Deep nesting is refused here, before validation, because the validator and the serialiser
+    have recursion limits of their own that an accepted body must never reach.
+    """
     if not raw.strip():
         raise KlingError(BusinessCode.INVALID_REQUEST, "body: empty, must be a JSON object")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise KlingError(BusinessCode.INVALID_REQUEST, f"body: not valid JSON ({exc})") from None
+    if _depth_exceeds(body, max_depth):
+        raise KlingError(BusinessCode.INVALID_REQUEST, f"body: nested deeper than {max_depth} levels")
+    return body
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                pending.append((child, depth + 1))
+    return False

@@ -33,6 +33,7 @@ class Operation:
     path: str
     media_types: tuple[str, ...]
     max_body_bytes: int
+    max_body_depth: int
     requires_auth: bool
     body_validator: jsonschema_rs.Validator | None = field(repr=False)
 
@@ -93,10 +94,11 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
     body = raw.get("requestBody")
     validator = None
     media_types: tuple[str, ...] = ()
-    max_body_bytes = 0
+    max_body_bytes = max_body_depth = 0
     if body is not None:
         media_types = tuple(body["content"])
         max_body_bytes = int(body.get("x-kling-max-body-bytes", 1024 * 1024))
+        max_body_depth = int(body.get("x-kling-max-body-depth", 32))
         pointer = "/".join(
             ["#", "paths", _escape(route), method, "requestBody", "content", _escape(media_types[0]), "schema"]
         )
@@ -107,6 +109,7 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
         path=route,
         media_types=media_types,
         max_body_bytes=max_body_bytes,
+        max_body_depth=max_body_depth,
         requires_auth=bool(raw.get("security", global_security)),
         body_validator=validator,
     )

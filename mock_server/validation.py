@@ -57,6 +57,8 @@ def _describe(spec: Spec, error: jsonschema_rs.ValidationError) -> str:
         path.append(params["property"])
     overrides = spec.schema_node(error.schema_path[:-1]).get("x-kling-errors", {})
     template = overrides.get(keyword) or _GENERIC.get(str(keyword), "is invalid ({keyword})")
+    if keyword == "minLength" and params.get("limit") == 1:
+        template = "must not be empty"
     return f"{_dotted(path)}: {template.format_map(_Params(keyword=str(keyword), **_readable(params)))}"
 
 

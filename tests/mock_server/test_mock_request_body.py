@@ -64,7 +64,24 @@ def test_several_allowed_media_types_are_named() -> None:
 
 @pytest.mark.parametrize(("raw", "value"), [(b"{}", {}), (b" [1] ", [1]), (b'{"a": "\\u00e9"}', {"a": "é"})])
 def test_parse_json(raw: bytes, value: Any) -> None:
-    assert parse_json(raw) == value
+    assert parse_json(raw, max_depth=32) == value
+
+
+@pytest.mark.parametrize("depth", [1, 2, 31, 32])
+def test_parse_json_accepts_nesting_up_to_the_limit(depth: int) -> None:
+    raw = b"[" * depth + b"]" * depth
+    assert parse_json(raw, max_depth=32) is not None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 33 + b"]" * 33, b'{"a": ' * 33 + b"1" + b"}" * 33, b'{"input": {"x": [' + b"[" * 40 + b"]" * 41 + b"}}"],
+)
+def test_parse_json_refuses_nesting_over_the_limit(raw: bytes) -> None:
+    with pytest.raises(KlingError) as caught:
+        parse_json(raw, max_depth=32)
+    assert caught.value.code == BusinessCode.INVALID_REQUEST
+    assert caught.value.message == "body: nested deeper than 32 levels"
 
 
 @pytest.mark.parametrize(
@@ -82,7 +99,7 @@ def test_parse_json(raw: bytes, value: Any) -> None:
 )
 def test_parse_json_refusals_are_invalid_requests(raw: bytes, prefix: str) -> None:
     with pytest.raises(KlingError) as caught:
-        parse_json(raw)
+        parse_json(raw, max_depth=32)
     assert caught.value.code == BusinessCode.INVALID_REQUEST
     assert caught.value.message.startswith(prefix)
 
