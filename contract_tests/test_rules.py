@@ -127,3 +127,78 @@ def test_a_broken_field_rule_is_400_1201_naming_the_field(http: requests.Session
     status, body = _create_task(http, request)
     assert (status, body["code"]) == (400, 1201), body
     assert "input.mode" in body["message"], f"the message must name the field path: {body['message']!r}"
+
+
+def test_content_type_with_charset_is_accepted(http: requests.Session) -> None:
+    """CONTRACT.md section 1: `application/json; charset=utf-8` is fine."""
+    headers = {**_target.auth_headers, "Content-Type": "application/json; charset=utf-8"}
+    status, body = _send(http, "POST", _create.path, headers=headers, json=_examples["seedDocumented"]["value"])
+    assert status == 200, body
+
+
+def test_body_too_large_is_400_1200(http: requests.Session) -> None:
+    """A body over the spec's `x-kling-max-body-bytes` is an invalid request, not a 413."""
+    padding = b"a" * _create.max_body_bytes
+    status, body = _create_task(http, headers={**_target.auth_headers, **_JSON}, data=b'{"pad": "' + padding + b'"}')
+    assert (status, body["code"]) == (400, 1200), body
+
+
+_INPUT_SCHEMA: dict[str, Any] = _spec.document["components"]["schemas"]["TaskInput"]["properties"]
+_SEED_INPUT: dict[str, Any] = _examples["seedDocumented"]["value"]["input"]
+_SPEED, _TEXT = _INPUT_SCHEMA["voice_speed"], _INPUT_SCHEMA["text"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("voice_speed", _SPEED["minimum"]),
+        ("voice_speed", _SPEED["maximum"]),
+        ("text", "x" * _TEXT["minLength"]),
+        ("text", "x" * _TEXT["maxLength"]),
+    ],
+    ids=["voice_speed-min", "voice_speed-max", "text-min", "text-max"],
+)
+def test_field_bounds_are_accepted(http: requests.Session, field: str, value: Any) -> None:
+    """Each bound of a field is valid input: it must succeed, never 400 nor 5xx."""
+    status, body = _create_task(http, {"input": {**_SEED_INPUT, field: value}})
+    assert status == 200, body
+
+
+def _without(*keys: str) -> dict[str, Any]:
+    return {key: value for key, value in _SEED_INPUT.items() if key not in keys}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("input.voice_speed", {**_SEED_INPUT, "voice_speed": _SPEED["minimum"] - 0.01}),
+        ("input.voice_speed", {**_SEED_INPUT, "voice_speed": _SPEED["maximum"] + 0.01}),
+        ("input.text", {**_SEED_INPUT, "text": ""}),
+        ("input.text", {**_SEED_INPUT, "text": "x" * (_TEXT["maxLength"] + 1)}),
+        ("input.voice_language", {**_SEED_INPUT, "voice_language": "fr"}),
+        ("input", _without("video_id", "video_url")),
+        ("input", {**_without("video_url"), "video_id": ""}),
+        ("input.text", _without("text")),
+        ("input.audio_type", {**_without("text", "voice_id"), "mode": "audio2video"}),
+        ("input.audio_file", {**_without("text", "voice_id"), "mode": "audio2video", "audio_type": "file"}),
+        ("input.audio_url", {**_without("text", "voice_id"), "mode": "audio2video", "audio_type": "url"}),
+    ],
+    ids=[
+        "voice_speed-below-min",
+        "voice_speed-above-max",
+        "text-empty",
+        "text-too-long",
+        "voice_language-not-in-enum",
+        "no-video",
+        "video_id-empty",
+        "text2video-without-text",
+        "audio2video-without-audio_type",
+        "file-without-audio_file",
+        "url-without-audio_url",
+    ],
+)
+def test_each_field_rule_is_400_1201(http: requests.Session, field: str, value: dict[str, Any]) -> None:
+    """Every field rule of CONTRACT.md section 1, broken alone on the documented example, is 400/1201 naming it."""
+    status, body = _create_task(http, {"input": value})
+    assert (status, body["code"]) == (400, 1201), body
+    assert field in body["message"], f"the message must name {field}: {body['message']!r}"

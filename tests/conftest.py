@@ -23,7 +23,5 @@ def mock_server() -> Iterator[MockProcess]:
 
 @pytest.fixture
 def client(mock_server: MockProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=mock_server.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
-    ) as http:
+    with httpx.Client(base_url=mock_server.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http:
         yield http
