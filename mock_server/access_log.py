@@ -11,7 +11,7 @@ import time
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .ids import new_id
+from .ids import IdGenerator
 
 logger = logging.getLogger("kling_mock.access")
 
@@ -19,15 +19,16 @@ logger = logging.getLogger("kling_mock.access")
 class AccessLogMiddleware:
     """Gives each request its `request_id` (in `scope["state"]`) and logs its outcome."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, ids: IdGenerator) -> None:
         self.app = app
+        self.ids = ids
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        state["request_id"] = new_id()
+        state["request_id"] = self.ids.new()
         started = time.perf_counter()
         status = 500
 

@@ -18,11 +18,14 @@ from .access_log import AccessLogMiddleware
 from .auth import BearerAuth
 from .errors import BusinessCode, KlingError
 from .handlers import HANDLERS, Call
+from .ids import IdGenerator
+from .lifecycle import Lifecycle
 from .request_body import check_media_type, parse_json, read_bounded
 from .responses import JSONResponse, error
+from .service import TaskService
 from .spec import DEFAULT_SPEC_PATH, Operation, load_spec
 from .store import MemoryTaskStore, TaskStore
-from .validation import validate_body
+from .validation import validate_body, validate_parameters
 
 logger = logging.getLogger("kling_mock")
 
@@ -31,6 +34,10 @@ logger = logging.getLogger("kling_mock")
 class Settings:
     spec_path: Path = DEFAULT_SPEC_PATH
     keys: tuple[str, ...] = ()
+    # Milliseconds per lifecycle step; 0 advances a task at each poll.
+    tick_ms: int = 1000
+    # The same seed and the same requests give the same ids and results.
+    seed: int | None = None
     store: TaskStore = field(default_factory=MemoryTaskStore)
 
 
@@ -38,6 +45,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     spec = load_spec(settings.spec_path)
     auth = BearerAuth(settings.keys)
+    ids = IdGenerator(settings.seed)
+    service = TaskService(settings.store, ids, Lifecycle(settings.tick_ms))
     missing = {op.operation_id for op in spec.operations} - HANDLERS.keys()
     if missing:
         raise RuntimeError(f"the spec names operations the mock does not implement: {sorted(missing)}")
@@ -47,25 +56,30 @@ def create_app(settings: Settings | None = None) -> Starlette:
         status = spec.status_by_code[exc.code]
         return error(status, exc.code, exc.message, request.state.request_id, exc.headers)
 
-    def endpoint(operation: Operation) -> Callable[[Request], Awaitable[Response]]:
+    async def answer(operation: Operation, request: Request) -> Response:
         handler = HANDLERS[operation.operation_id]
+        try:
+            owner = auth.authenticate(request.headers.get("authorization")) if operation.requires_auth else ""
+            parameters = validate_parameters(spec, operation, {**request.query_params, **request.path_params})
+            body = None
+            if operation.body_validator is not None:
+                check_media_type(request.headers.get("content-type"), operation.media_types)
+                body = parse_json(await read_bounded(request, operation.max_body_bytes), operation.max_body_depth)
+                validate_body(spec, operation.body_validator, body)
+            response = await handler(service, Call(request.state.request_id, owner, parameters, body))
+        except KlingError as exc:
+            return error_response(request, exc)
+        request.state.business_code = 0
+        return response
 
-        async def serve(request: Request) -> Response:
-            try:
-                owner = auth.authenticate(request.headers.get("authorization")) if operation.requires_auth else ""
-                body = None
-                if operation.body_validator is not None:
-                    check_media_type(request.headers.get("content-type"), operation.media_types)
-                    body = parse_json(await read_bounded(request, operation.max_body_bytes), operation.max_body_depth)
-                    validate_body(spec, operation.body_validator, body)
-                call = Call(request.state.request_id, owner, body, request.path_params)
-                response = await handler(settings.store, call)
-            except KlingError as exc:
-                return error_response(request, exc)
-            request.state.business_code = 0
-            return response
+    def path_endpoint(operations: dict[str, Operation]) -> Callable[[Request], Awaitable[Response]]:
+        """One endpoint per path, so that a wrong method's `Allow` lists every method the path has."""
 
-        return serve
+        async def endpoint(request: Request) -> Response:
+            method = "GET" if request.method == "HEAD" else request.method
+            return await answer(operations[method], request)
+
+        return endpoint
 
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -92,11 +106,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def openapi_yaml(request: Request) -> Response:
         return PlainTextResponse(spec.text, media_type="application/yaml")
 
-    routes = [Route(op.path, endpoint(op), methods=[op.method]) for op in spec.operations]
+    by_path: dict[str, dict[str, Operation]] = {}
+    for operation in spec.operations:
+        by_path.setdefault(operation.path, {})[operation.method] = operation
+    routes = [Route(path, path_endpoint(ops), methods=list(ops)) for path, ops in by_path.items()]
     routes += [Route("/healthz", healthz), Route("/openapi.yaml", openapi_yaml)]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLogMiddleware)],
+        middleware=[Middleware(AccessLogMiddleware, ids=ids)],
         exception_handlers={HTTPException: on_http_exception, Exception: on_unexpected},
     )
     # Kling's paths have no trailing-slash twins: `/identify-face/` is unknown (404/1203), not a redirect.

@@ -13,6 +13,13 @@ from .spec import DEFAULT_SPEC_PATH
 KEYS_ENV = "KLING_MOCK_KEYS"
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kling-mock", description="Mock server and contract tests for Kling's identify-face API."
@@ -26,6 +33,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "--keys",
         default=os.environ.get(KEYS_ENV, ""),
         help=f"comma-separated API keys to accept, as the real API does (default: ${KEYS_ENV}, else any token)",
+    )
+    serve.add_argument(
+        "--tick-ms",
+        type=_non_negative,
+        default=1000,
+        help="milliseconds per task step, submitted → processing → done; 0 advances a task at each poll (default 1000)",
+    )
+    serve.add_argument(
+        "--seed", type=int, help="make ids and results repeatable: same seed, same requests, same answers"
     )
     serve.add_argument("--spec", type=Path, default=DEFAULT_SPEC_PATH, help="the OpenAPI spec to serve")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -51,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         keys = tuple(key.strip() for key in args.keys.split(",") if key.strip())
         try:
-            serve(Settings(spec_path=args.spec, keys=keys), args.host, args.port, args.log_level)
+            settings = Settings(spec_path=args.spec, keys=keys, tick_ms=args.tick_ms, seed=args.seed)
+            serve(settings, args.host, args.port, args.log_level)
         except PortUnavailable as exc:
             print(f"kling-mock: {exc}. Is another server running there? Choose another with --port.", file=sys.stderr)
             return 2

@@ -1,6 +1,6 @@
-"""What each operation of the spec does once its request has passed validation.
+"""Each operation of the spec, by `operationId`: a validated call in, Kling's envelope out.
 
-Handlers are keyed by the spec's `operationId`: the spec decides which exist and where.
+The spec decides which operations exist and where; `TaskService` does the work.
 """
 
 from __future__ import annotations
@@ -9,39 +9,38 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .ids import new_id, now_ms
 from .responses import JSONResponse, success
-from .store import Task, TaskStore
+from .service import TaskService
 
 
 @dataclass(frozen=True)
 class Call:
-    """A request that passed validation: who made it, with what body and path parameters."""
+    """A request that passed validation: who made it, its typed parameters and its body."""
 
     request_id: str
     owner: str
+    parameters: dict[str, Any]
     body: Any
-    path_params: dict[str, str]
 
 
-Handler = Callable[[TaskStore, Call], Awaitable[JSONResponse]]
+Handler = Callable[[TaskService, Call], Awaitable[JSONResponse]]
 
 
-async def create_identify_face_task(store: TaskStore, call: Call) -> JSONResponse:
-    now = now_ms()
-    task = Task(
-        task_id=new_id(),
-        owner=call.owner,
-        task_status="submitted",
-        created_at=now,
-        updated_at=now,
-        input=call.body["input"],
-        callback_url=call.body.get("callback_url"),
-    )
-    await store.add(task)
-    return success(call.request_id, task.summary())
+async def create_identify_face_task(service: TaskService, call: Call) -> JSONResponse:
+    return success(call.request_id, await service.create(call.owner, call.body))
+
+
+async def get_identify_face_task(service: TaskService, call: Call) -> JSONResponse:
+    return success(call.request_id, await service.get(call.owner, call.parameters["task_id"]))
+
+
+async def list_identify_face_tasks(service: TaskService, call: Call) -> JSONResponse:
+    page = await service.list(call.owner, call.parameters["pageNum"], call.parameters["pageSize"])
+    return success(call.request_id, page)
 
 
 HANDLERS: dict[str, Handler] = {
     "createIdentifyFaceTask": create_identify_face_task,
+    "getIdentifyFaceTask": get_identify_face_task,
+    "listIdentifyFaceTasks": list_identify_face_tasks,
 }

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema_rs
 import yaml
@@ -36,6 +37,11 @@ class Operation:
     max_body_depth: int
     requires_auth: bool
     body_validator: jsonschema_rs.Validator | None = field(repr=False)
+    # Query and path parameters, validated together as one object; each with its JSON type, to
+    # turn the strings of a URL into the values the schema expects.
+    parameter_types: dict[str, str] = field(default_factory=dict)
+    parameter_defaults: dict[str, Any] = field(default_factory=dict)
+    parameters_validator: jsonschema_rs.Validator | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,26 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
             ["#", "paths", _escape(route), method, "requestBody", "content", _escape(media_types[0]), "schema"]
         )
         validator = _compile_schema(document, pointer)
+    parameter_types: dict[str, str] = {}
+    parameter_defaults: dict[str, Any] = {}
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for index, parameter in enumerate(raw.get("parameters", [])):
+        if parameter["in"] not in ("query", "path"):
+            continue
+        name = parameter["name"]
+        parameter_types[name] = parameter.get("schema", {}).get("type", "string")
+        if "default" in parameter.get("schema", {}):
+            parameter_defaults[name] = parameter["schema"]["default"]
+        properties[name] = {
+            "$ref": "/".join(["#", "paths", _escape(route), method, "parameters", str(index), "schema"])
+        }
+        if parameter.get("required"):
+            required.append(name)
+    parameters_validator = None
+    if properties:
+        schema = {"type": "object", "properties": properties, "required": required}
+        parameters_validator = jsonschema_rs.Draft202012Validator({**document, **schema}, validate_formats=True)
     return Operation(
         operation_id=raw["operationId"],
         method=method.upper(),
@@ -112,11 +138,15 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
         max_body_depth=max_body_depth,
         requires_auth=bool(raw.get("security", global_security)),
         body_validator=validator,
+        parameter_types=parameter_types,
+        parameter_defaults=parameter_defaults,
+        parameters_validator=parameters_validator,
     )
 
 
 def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
+    """A JSON-pointer token, percent-encoded for a URI fragment (paths hold `{` and `}`)."""
+    return quote(token.replace("~", "~0").replace("/", "~1"), safe="~")
 
 
 def _compile_schema(document: dict[str, Any], pointer: str) -> jsonschema_rs.Validator:

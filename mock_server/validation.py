@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema_rs
 
 from .errors import BusinessCode, KlingError
-from .spec import Spec
+from .spec import Operation, Spec
 
 _MAX_REPORTED = 5
 # Messages never echo the offending value: it may be megabytes of base64, or a secret.
@@ -49,7 +49,35 @@ def validate_body(spec: Spec, validator: jsonschema_rs.Validator, body: Any) -> 
     raise KlingError(code, message)
 
 
-def _describe(spec: Spec, error: jsonschema_rs.ValidationError) -> str:
+def validate_parameters(spec: Spec, operation: Operation, raw: dict[str, str]) -> dict[str, Any]:
+    """The operation's query and path parameters, typed as the spec says, with its defaults.
+
+    Parameters the spec does not name are ignored, as real backends ignore them.
+    """
+    values = {name: _typed(raw[name], kind) for name, kind in operation.parameter_types.items() if name in raw}
+    if operation.parameters_validator is None or operation.parameters_validator.is_valid(values):
+        return {**operation.parameter_defaults, **values}
+    problems = [
+        _describe(spec, error, root="parameters") for error in operation.parameters_validator.iter_errors(values)
+    ]
+    raise KlingError(BusinessCode.INVALID_PARAMETER, "; ".join(problems[:_MAX_REPORTED]))
+
+
+def _typed(value: str, kind: str) -> Any:
+    """A URL's string as the JSON type the schema wants, when it is one; else as is, for the schema to refuse."""
+    try:
+        if kind == "integer" and value.lstrip("-").isdigit():
+            return int(value)
+        if kind == "number":
+            return float(value)
+    except ValueError:
+        pass
+    if kind == "boolean" and value in ("true", "false"):
+        return value == "true"
+    return value
+
+
+def _describe(spec: Spec, error: jsonschema_rs.ValidationError, root: str = "body") -> str:
     keyword = error.schema_path[-1]
     params = error.kind.as_dict()
     path = list(error.instance_path)
@@ -59,13 +87,13 @@ def _describe(spec: Spec, error: jsonschema_rs.ValidationError) -> str:
     template = overrides.get(keyword) or _GENERIC.get(str(keyword), "is invalid ({keyword})")
     if keyword == "minLength" and params.get("limit") == 1:
         template = "must not be empty"
-    return f"{_dotted(path)}: {template.format_map(_Params(keyword=str(keyword), **_readable(params)))}"
+    return f"{_dotted(path, root)}: {template.format_map(_Params(keyword=str(keyword), **_readable(params)))}"
 
 
-def _dotted(path: list[str | int]) -> str:
-    out = "body"
+def _dotted(path: list[str | int], root: str) -> str:
+    out = root
     for part in path:
-        out = f"{out}[{part}]" if isinstance(part, int) else (part if out == "body" else f"{out}.{part}")
+        out = f"{out}[{part}]" if isinstance(part, int) else (part if out == root else f"{out}.{part}")
     return out
 
 

@@ -30,7 +30,7 @@ from mock_server.app import Settings, create_app
 from mock_server.auth import BearerAuth
 from mock_server.cli import KEYS_ENV
 from mock_server.errors import BusinessCode, KlingError
-from mock_server.ids import new_id
+from mock_server.ids import IdGenerator
 from mock_server.server import bind, configure_logging
 
 HOST = "127.0.0.1"
@@ -101,7 +101,7 @@ class Exchange:
         """Replace the answer by a Kling error (well formed: only the decision to refuse is wrong)."""
         self.status = status
         self.response_headers = [(b"content-type", b"application/json")]
-        self.set_answer({"code": code, "message": message, "request_id": new_id()})
+        self.set_answer({"code": code, "message": message, "request_id": IdGenerator().new()})
 
 
 Hook = Callable[[Exchange], None]

@@ -1,0 +1,65 @@
+"""What an identify-face task finds, chosen by the client through its input.
+
+A fake backend is only useful if a client can make it fail on purpose. Markers in `video_url`
+or `video_id` pick the outcome (see the README's table); everything else finds one face. The
+face data is derived from the input, so the same request always finds the same faces.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+FACE_IMAGE_BASE = "https://cdn.kling-mock.invalid/faces"
+_FACES = re.compile(r"faces-([1-9])")
+_FAILURES = {
+    "no-face": "no face was found in the video",
+    "too-long": "the video is longer than the 60 seconds identify-face accepts",
+    "unreachable": "the video could not be downloaded",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    succeeded: bool
+    message: str | None = None
+    face_count: int = 0
+
+
+def outcome_for(task_input: dict[str, Any]) -> Outcome:
+    reference = video_reference(task_input).lower()
+    for marker, message in _FAILURES.items():
+        if marker in reference:
+            return Outcome(succeeded=False, message=message)
+    match = _FACES.search(reference)
+    return Outcome(succeeded=True, face_count=int(match.group(1)) if match else 1)
+
+
+def video_reference(task_input: dict[str, Any]) -> str:
+    return f"{task_input.get('video_url') or ''}|{task_input.get('video_id') or ''}"
+
+
+def task_result(task_id: str, task_input: dict[str, Any], face_count: int) -> dict[str, Any]:
+    """Faces with times in milliseconds, `start_time <= end_time`, the same for the same input."""
+    reference = video_reference(task_input)
+    session_id = _digest(f"{task_id}|{reference}")[:22]
+    faces = []
+    for index in range(face_count):
+        seed = int.from_bytes(hashlib.sha256(f"{reference}#{index}".encode()).digest()[:8], "big")
+        start = (seed % 20) * 500
+        faces.append(
+            {
+                "face_id": str(index),
+                "face_image": f"{FACE_IMAGE_BASE}/{session_id}/{index}.png",
+                "start_time": start,
+                "end_time": start + 1000 + (seed >> 8) % 30 * 200,
+            }
+        )
+    return {"session_id": session_id, "face_data": faces}
+
+
+def _digest(text: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).decode().rstrip("=")
