@@ -14,6 +14,7 @@ from mock_server.spec import business_code_table
 from . import rules
 
 _ids = rules.IdRegistry()
+_history = rules.TaskHistory()
 _tables: dict[int, dict[int, int]] = {}
 
 
@@ -57,9 +58,20 @@ def kling_fresh_ids(ctx: Any, response: schemathesis.Response, case: schemathesi
 
 @schemathesis.check
 def kling_timestamps(ctx: Any, response: schemathesis.Response, case: schemathesis.Case[Any]) -> bool | None:
-    """Millisecond timestamps near the present, `updated_at >= created_at`."""
+    """Millisecond timestamps, `updated_at >= created_at`, near the present for a task just created."""
     body = _valid_envelope(response, case) if response.status_code == 200 else None
     if body is None:
         return True  # skipped: not a success, or kling_envelope reports it
-    rules.timestamps(body)
+    rules.timestamps(body, recent=case.operation.method.upper() == "POST")
+    return None
+
+
+@schemathesis.check
+def kling_task_lifecycle(ctx: Any, response: schemathesis.Response, case: schemathesis.Case[Any]) -> bool | None:
+    """A task's status only moves forward across calls, and its faces have `start_time <= end_time`."""
+    body = _valid_envelope(response, case) if response.status_code == 200 else None
+    if body is None:
+        return True  # skipped: not a success, or kling_envelope reports it
+    rules.faces(body)
+    _history.observe(body)
     return None

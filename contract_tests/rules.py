@@ -69,18 +69,63 @@ def _assert_id(name: str, value: Any) -> str:
     return value
 
 
-def timestamps(body: dict[str, Any], now_ms: int | None = None) -> None:
-    """Task timestamps are integer milliseconds near the present, and `updated_at >= created_at`."""
+def tasks_in(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tasks a success carries: one for a create or a query, a page of them for a list."""
     data = body.get("data")
-    if not isinstance(data, dict) or "created_at" not in data:
-        return
+    candidates = data if isinstance(data, list) else [data]
+    return [task for task in candidates if isinstance(task, dict) and "task_id" in task]
+
+
+def timestamps(body: dict[str, Any], now_ms: int | None = None, recent: bool = True) -> None:
+    """Task timestamps are integer milliseconds, `updated_at >= created_at`, and, for a task just
+    created (`recent`), near the present."""
     now_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
-    for key in ("created_at", "updated_at"):
-        value = data.get(key)
-        assert isinstance(value, int) and not isinstance(value, bool), f"data.{key} must be an integer, got {value!r}"
-        assert abs(value - now_ms) <= CLOCK_TOLERANCE_MS, (
-            f"data.{key}={value} is not Unix milliseconds near the present ({now_ms}); seconds, or a stale clock?"
+    for task in tasks_in(body):
+        for key in ("created_at", "updated_at"):
+            value = task.get(key)
+            assert isinstance(value, int) and not isinstance(value, bool), f"{key} must be an integer, got {value!r}"
+            assert not recent or abs(value - now_ms) <= CLOCK_TOLERANCE_MS, (
+                f"{key}={value} is not Unix milliseconds near the present ({now_ms}); seconds, or a stale clock?"
+            )
+        assert task["updated_at"] >= task["created_at"], (
+            f"task {task['task_id']}: updated_at ({task['updated_at']}) is before created_at ({task['created_at']})"
         )
-    assert data["updated_at"] >= data["created_at"], (
-        f"data.updated_at ({data['updated_at']}) is before data.created_at ({data['created_at']})"
-    )
+
+
+def faces(body: dict[str, Any]) -> None:
+    """Every face of a succeeded task appears before it disappears: `start_time <= end_time`."""
+    for task in tasks_in(body):
+        for face in (task.get("task_result") or {}).get("face_data") or []:
+            start, end = face.get("start_time"), face.get("end_time")
+            if isinstance(start, int) and isinstance(end, int):
+                assert start <= end, (
+                    f"task {task['task_id']} face {face.get('face_id')}: start_time {start} > end_time {end}"
+                )
+
+
+_STATUS_RANK = {"submitted": 0, "processing": 1, "succeed": 2, "failed": 2}
+
+
+class TaskHistory:
+    """Remembers each task as last seen, to catch one that moves backward."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, dict[str, Any]] = {}
+
+    def observe(self, body: dict[str, Any]) -> None:
+        for task in tasks_in(body):
+            before = self._last.get(task["task_id"])
+            self._last[task["task_id"]] = task
+            if before is None:
+                continue
+            old, new = before.get("task_status"), task.get("task_status")
+            assert _STATUS_RANK.get(str(new), -1) >= _STATUS_RANK.get(str(old), -1), (
+                f"task {task['task_id']} moved backward, from {old} to {new}"
+            )
+            assert not (old in ("succeed", "failed") and new != old), (
+                f"task {task['task_id']} finished as {old}, then became {new}"
+            )
+            assert task.get("created_at") == before.get("created_at"), f"task {task['task_id']}: created_at changed"
+            assert task.get("updated_at", 0) >= before.get("updated_at", 0), (
+                f"task {task['task_id']}: updated_at went back in time"
+            )

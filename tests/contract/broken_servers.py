@@ -1,7 +1,7 @@
 """Deliberately broken servers: the real mock, wrapped so that it breaks exactly one rule of the contract.
 
 The contract suite is only worth something if it fails against a server that breaks the contract.
-Each breakage here takes the real `mock_server` app and bends one rule of CONTRACT.md sections 1 and 2,
+Each breakage here takes the real `mock_server` app and bends one rule of CONTRACT.md sections 1 to 3,
 on the way in (rewriting the request before the mock sees it) or on the way out (rewriting its answer),
 so that everything else stays correct and a failing suite can only be failing for that one rule.
 
@@ -64,6 +64,7 @@ class Exchange:
     headers: list[tuple[bytes, bytes]]
     body: bytes
     accepted_key: str
+    query: bytes = b""
     status: int = 0
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     response_body: bytes = b""
@@ -141,7 +142,14 @@ class BreakOneRule:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        exchange = Exchange(scope["method"], scope["path"], list(scope["headers"]), b"".join(chunks), self.accepted_key)
+        exchange = Exchange(
+            scope["method"],
+            scope["path"],
+            list(scope["headers"]),
+            b"".join(chunks),
+            self.accepted_key,
+            query=scope.get("query_string", b""),
+        )
         sent_body = exchange.body
         self.breakage.before(exchange)
         if exchange.body != sent_body:
@@ -165,7 +173,7 @@ class BreakOneRule:
             elif message["type"] == "http.response.body":
                 parts.append(message.get("body", b""))
 
-        await self.app({**scope, "headers": exchange.headers}, replay, capture)
+        await self.app({**scope, "headers": exchange.headers, "query_string": exchange.query}, replay, capture)
         exchange.status = int(start["status"])
         exchange.response_headers = list(start.get("headers", []))
         exchange.response_body = answered = b"".join(parts)
@@ -401,6 +409,42 @@ def _fail_on_bad_voice_speed(exchange: Exchange) -> None:
         exchange.refuse(500, BusinessCode.INTERNAL_ERROR, "internal server error")
 
 
+# --- section 3: following a task ------------------------------------------------------------------------------
+
+_polls: dict[str, int] = {}
+
+
+def _status_goes_backward(exchange: Exchange) -> None:
+    """Every other poll of a finished task answers it as still processing."""
+    answer = exchange.answer()
+    if exchange.method != "GET" or exchange.path == CREATE_PATH or answer is None or answer["code"] != 0:
+        return
+    task = answer["data"]
+    _polls[task["task_id"]] = count = _polls.get(task["task_id"], 0) + 1
+    if task["task_status"] in ("succeed", "failed") and count % 2 == 0:
+        task["task_status"] = "processing"
+        task.pop("task_result", None)
+        task.pop("task_status_msg", None)
+        exchange.set_answer(answer)
+
+
+def _page_size_ignored(exchange: Exchange) -> None:
+    """The list serves one task more than `pageSize` asks for."""
+    if exchange.method != "GET" or exchange.path != CREATE_PATH:
+        return
+    params = dict(part.split(b"=", 1) for part in exchange.query.split(b"&") if b"=" in part)
+    if params.get(b"pageSize", b"").isdigit():
+        params[b"pageSize"] = str(int(params[b"pageSize"]) + 1).encode()
+        exchange.query = b"&".join(key + b"=" + value for key, value in params.items())
+
+
+def _face_ends_before_it_starts(answer: dict[str, Any]) -> None:
+    tasks = answer["data"] if isinstance(answer["data"], list) else [answer["data"]]
+    for task in tasks:
+        for face in (task.get("task_result") or {}).get("face_data", []):
+            face["start_time"] = face["end_time"] + 100
+
+
 BREAKAGES: dict[str, Breakage] = {
     b.name: b
     for b in [
@@ -507,6 +551,14 @@ BREAKAGES: dict[str, Breakage] = {
             after=_fail_on_bad_voice_speed,
         ),
         Breakage("server-error-on-fast-voice", "no valid input may produce a 5xx", after=_fail_on_fast_voice),
+        # Section 3, following a task.
+        Breakage("status-goes-backward", "task_status only moves forward", after=_status_goes_backward),
+        Breakage("page-size-ignored", "the list honours pageSize", before=_page_size_ignored),
+        Breakage(
+            "face-ends-before-it-starts",
+            "start_time <= end_time for every face",
+            after=_on_success(_face_ends_before_it_starts),
+        ),
     ]
 }
 
@@ -514,7 +566,9 @@ BREAKAGES: dict[str, Breakage] = {
 def serve(breakage: Breakage, keys: tuple[str, ...], port: int, log_level: str) -> None:
     """Serve the mock, broken by `breakage`, on 127.0.0.1; announce the address as `kling-mock serve` does."""
     configure_logging(log_level)
-    app = BreakOneRule(create_app(Settings(keys=keys)), breakage, accepted_key=keys[0] if keys else "any-token")
+    # Each poll advances a task at once, so that a short contract run sees tasks finish.
+    settings = Settings(keys=keys, tick_ms=0)
+    app = BreakOneRule(create_app(settings), breakage, accepted_key=keys[0] if keys else "any-token")
     sock = bind(HOST, port)
     bound_port = sock.getsockname()[1]
     print(f"kling-mock listening on http://{HOST}:{bound_port} (broken: {breakage.name})", file=sys.stderr, flush=True)

@@ -1,0 +1,128 @@
+"""Following tasks across calls: the spec's links, and the lifecycle's properties.
+
+Two state machines. Schemathesis's follows the spec's `links` (create, then query the new task)
+with every check on each step. The hand-written one creates tasks, polls and lists them, and
+checks what no single response can show: status only moves forward across polls, a finished task
+has its result or its reason, and the list pages through every task the caller created, newest
+first, with no repeats or gaps and `pageSize` honoured.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+
+from mock_server.spec import load_spec
+
+from . import (
+    checks,  # noqa: F401  (registers the contract's checks)
+    rules,
+)
+from .target import CONFIG_PATH, current
+
+_target = current()
+_spec = load_spec(_target.spec_path)
+_create = next(op for op in _spec.operations if op.operation_id == "createIdentifyFaceTask")
+_examples = _spec.document["paths"][_create.path]["post"]["requestBody"]["content"]["application/json"]["examples"]
+_machine_settings = settings(
+    max_examples=max(5, _target.max_examples // 20),
+    stateful_step_count=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+# --- the spec's links ----------------------------------------------------------------------------------------
+
+_schema = schemathesis.openapi.from_path(_target.spec_path, config=schemathesis.Config.from_path(CONFIG_PATH))
+_schema.config.update(base_url=_target.base_url, headers=_target.auth_headers)
+# Negative steps in a chain make hypothesis's draws unstable against a server whose state persists.
+_schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE])
+
+
+class LinkedCalls(_schema.as_state_machine()):  # type: ignore[misc]
+    pass
+
+
+TestLinkedCalls = LinkedCalls.TestCase
+TestLinkedCalls.settings = _machine_settings
+
+
+# --- the lifecycle's properties ------------------------------------------------------------------------------
+
+
+class TaskLifecycle(RuleBasedStateMachine):
+    tasks = Bundle("tasks")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.http = requests.Session()
+        self.http.headers.update(_target.auth_headers)
+        self.created: list[str] = []
+        self.history = rules.TaskHistory()
+
+    def _get(self, path: str, **params: Any) -> dict[str, Any]:
+        response = self.http.get(_target.url(path), params=params, timeout=30)
+        body = rules.envelope(
+            response.status_code, response.headers.get("content-type", ""), response.content, _spec.status_by_code
+        )
+        assert response.status_code == 200, body
+        return body
+
+    @rule(target=tasks, example=st.sampled_from(sorted(_examples)))
+    def create(self, example: str) -> str:
+        response = self.http.post(_target.url(_create.path), json=_examples[example]["value"], timeout=30)
+        body = rules.envelope(
+            response.status_code, response.headers.get("content-type", ""), response.content, _spec.status_by_code
+        )
+        assert response.status_code == 200, body
+        task_id: str = body["data"]["task_id"]
+        self.history.observe(body)
+        self.created.append(task_id)
+        return task_id
+
+    @rule(task_id=tasks)
+    def poll(self, task_id: str) -> None:
+        body = self._get(f"{_create.path}/{task_id}")
+        task = body["data"]
+        assert task["task_id"] == task_id
+        self.history.observe(body)
+        rules.timestamps(body, recent=False)
+        rules.faces(body)
+        if task["task_status"] == "failed":
+            assert task.get("task_status_msg"), f"failed task {task_id} has no task_status_msg"
+        if task["task_status"] == "succeed":
+            assert task.get("task_result", {}).get("face_data"), f"succeeded task {task_id} has no face_data"
+
+    @rule(page_size=st.integers(min_value=1, max_value=7))
+    def list_pages(self, page_size: int) -> None:
+        """Page through the newest tasks: every task this run created is there, once, in creation order reversed."""
+        pages_needed = math.ceil(len(self.created) / page_size) if self.created else 1
+        listed: list[str] = []
+        for page_num in range(1, pages_needed + 1):
+            body = self._get(_create.path, pageNum=page_num, pageSize=page_size)
+            page = [task["task_id"] for task in body["data"]]
+            assert len(page) <= page_size, f"page {page_num} has {len(page)} tasks, pageSize was {page_size}"
+            self.history.observe(body)
+            listed.extend(page)
+        assert len(listed) == len(set(listed)), f"a task was listed twice across pages of {page_size}: {listed}"
+        ours = [task_id for task_id in listed if task_id in set(self.created)]
+        assert ours == self.created[::-1], (
+            f"the newest {len(self.created)} tasks, pages of {page_size}, should be this run's, newest first"
+        )
+
+    @invariant()
+    def ids_are_unique(self) -> None:
+        assert len(self.created) == len(set(self.created))
+
+    def teardown(self) -> None:
+        self.http.close()
+
+
+TestTaskLifecycle = TaskLifecycle.TestCase
+TestTaskLifecycle.settings = _machine_settings
