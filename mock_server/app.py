@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from starlette.routing import Route
 
 from .access_log import AccessLogMiddleware
 from .auth import BearerAuth
+from .callbacks import CallbackSender
 from .errors import BusinessCode, KlingError
 from .handlers import HANDLERS, Call
 from .ids import IdGenerator
@@ -38,6 +40,8 @@ class Settings:
     tick_ms: int = 1000
     # The same seed and the same requests give the same ids and results.
     seed: int | None = None
+    # Hosts callbacks may go to besides loopback ones.
+    callback_allow_hosts: tuple[str, ...] = ()
     store: TaskStore = field(default_factory=MemoryTaskStore)
 
 
@@ -46,7 +50,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     spec = load_spec(settings.spec_path)
     auth = BearerAuth(settings.keys)
     ids = IdGenerator(settings.seed)
-    service = TaskService(settings.store, ids, Lifecycle(settings.tick_ms))
+    callbacks = CallbackSender(settings.callback_allow_hosts)
+    service = TaskService(settings.store, ids, Lifecycle(settings.tick_ms), callbacks)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await service.aclose()
+
     missing = {op.operation_id for op in spec.operations} - HANDLERS.keys()
     if missing:
         raise RuntimeError(f"the spec names operations the mock does not implement: {sorted(missing)}")
@@ -115,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         middleware=[Middleware(AccessLogMiddleware, ids=ids)],
         exception_handlers={HTTPException: on_http_exception, Exception: on_unexpected},
+        lifespan=lifespan,
     )
     # Kling's paths have no trailing-slash twins: `/identify-face/` is unknown (404/1203), not a redirect.
     app.router.redirect_slashes = False

@@ -43,6 +43,13 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--seed", type=int, help="make ids and results repeatable: same seed, same requests, same answers"
     )
+    serve.add_argument(
+        "--callback-allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a host callbacks may go to besides loopback ones (repeatable)",
+    )
     serve.add_argument("--spec", type=Path, default=DEFAULT_SPEC_PATH, help="the OpenAPI spec to serve")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -67,7 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         keys = tuple(key.strip() for key in args.keys.split(",") if key.strip())
         try:
-            settings = Settings(spec_path=args.spec, keys=keys, tick_ms=args.tick_ms, seed=args.seed)
+            settings = Settings(
+                spec_path=args.spec,
+                keys=keys,
+                tick_ms=args.tick_ms,
+                seed=args.seed,
+                callback_allow_hosts=tuple(args.callback_allow_host),
+            )
             serve(settings, args.host, args.port, args.log_level)
         except PortUnavailable as exc:
             print(f"kling-mock: {exc}. Is another server running there? Choose another with --port.", file=sys.stderr)

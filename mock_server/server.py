@@ -64,5 +64,5 @@ def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> 
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     mode = "only the configured keys" if settings.keys else "any non-empty bearer token"
     announcement = f"kling-mock listening on http://{shown}:{bound_port} (accepting {mode})"
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", server_header=False)
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", server_header=False)
     _AnnouncingServer(config, announcement).run(sockets=[sock])

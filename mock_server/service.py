@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from .callbacks import CallbackSender
 from .errors import BusinessCode, KlingError
 from .ids import IdGenerator, now_ms
-from .lifecycle import FAILED, SUCCEED, Lifecycle
+from .lifecycle import FAILED, FINAL_STEP, SUCCEED, Lifecycle
 from .outcomes import outcome_for, task_result
 from .store import Task, TaskStore
 
 
 class TaskService:
-    def __init__(self, store: TaskStore, ids: IdGenerator, lifecycle: Lifecycle) -> None:
+    def __init__(
+        self, store: TaskStore, ids: IdGenerator, lifecycle: Lifecycle, callbacks: CallbackSender | None = None
+    ) -> None:
         self.store = store
         self.ids = ids
         self.lifecycle = lifecycle
+        self.callbacks = callbacks
 
     async def create(self, owner: str, body: dict[str, Any]) -> dict[str, Any]:
         now = now_ms()
@@ -28,6 +32,7 @@ class TaskService:
             callback_url=body.get("callback_url"),
         )
         await self.store.add(task)
+        self._call_back_on_create(task, now)
         return self.render(task, now)
 
     async def get(self, owner: str, task_id: str) -> dict[str, Any]:
@@ -38,12 +43,29 @@ class TaskService:
         now = now_ms()
         if self.lifecycle.on_poll(task, now):
             await self.store.update(task)
+            if task.callback_url and self.callbacks:
+                self.callbacks.send(task.callback_url, self.render(task, now))
         return self.render(task, now)
 
     async def list(self, owner: str, page_num: int, page_size: int) -> list[dict[str, Any]]:
         now = now_ms()
         tasks = await self.store.list_owned(owner, (page_num - 1) * page_size, page_size)
         return [self.render(task, now) for task in tasks]
+
+    def _call_back_on_create(self, task: Task, now: int) -> None:
+        """Announce `submitted` now and, when time drives the lifecycle, each later status at its time."""
+        if not (task.callback_url and self.callbacks):
+            return
+        self.callbacks.send(task.callback_url, self.render(task, now))
+        tick = self.lifecycle.tick_ms
+        if tick > 0:
+            for step in range(1, FINAL_STEP + 1):
+                at = task.created_at + step * tick
+                self.callbacks.send(task.callback_url, self.render(task, at), delay=(at - now) / 1000)
+
+    async def aclose(self) -> None:
+        if self.callbacks:
+            await self.callbacks.aclose()
 
     def render(self, task: Task, now: int) -> dict[str, Any]:
         """The task as the query returns it, as of `now`."""
