@@ -5,10 +5,11 @@ BIN := $(VENV)/bin
 SPEC := openapi/identify-face.yaml
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# make contract BASE_URL=https://... MAX_EXAMPLES=50 JUNIT=reports/contract.xml
+# make contract BASE_URL=https://... MAX_EXAMPLES=50 JUNIT=reports/contract.xml [ANY_TOKEN=1]
 BASE_URL ?=
 MAX_EXAMPLES ?=
 JUNIT ?=
+ANY_TOKEN ?=
 
 .PHONY: run test lint spec-lint pytest contract bench clean
 
@@ -41,8 +42,8 @@ pytest: $(VENV)/.installed
 	$(BIN)/pytest
 
 contract: $(VENV)/.installed
-	$(BIN)/kling-mock contract $(if $(BASE_URL),--base-url $(BASE_URL)) \
-		$(if $(MAX_EXAMPLES),--max-examples $(MAX_EXAMPLES)) $(if $(JUNIT),--junit $(JUNIT))
+	$(BIN)/kling-mock contract $(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(MAX_EXAMPLES),--max-examples $(MAX_EXAMPLES)) \
+		$(if $(JUNIT),--junit $(JUNIT)) $(if $(ANY_TOKEN),--any-token)
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from mock_server.process import MockProcess
 
@@ -25,10 +26,19 @@ def run_contract(
     any_token: bool = False,
     extra_pytest_args: tuple[str, ...] = (),
 ) -> int:
-    """Run the suite; the exit status is non-zero exactly when the target broke the contract."""
+    """Run the suite: exit status 0 when the target keeps the contract, 1 when it breaks it, 2 when
+    the run could not start (no token, target unreachable)."""
     if base_url is not None:
         if not os.environ.get(TOKEN_ENV):
-            print(f"kling-mock contract: set ${TOKEN_ENV} to the token to test {base_url} with", file=sys.stderr)
+            print(
+                f"kling-mock contract: set ${TOKEN_ENV} to the API key to send to {base_url} "
+                "(any value for a mock started without --keys, then add --any-token)",
+                file=sys.stderr,
+            )
+            return 2
+        unreachable = _unreachable(base_url)
+        if unreachable:
+            print(f"kling-mock contract: cannot reach {base_url}: {unreachable}", file=sys.stderr)
             return 2
         return _pytest(base_url, max_examples, junit, spec_path, any_token, extra_pytest_args)
     # No target given: a mock that checks keys as the real API does, with a key made for this run.
@@ -45,6 +55,15 @@ def run_contract(
                 os.environ.pop(TOKEN_ENV, None)
             else:
                 os.environ[TOKEN_ENV] = previous
+
+
+def _unreachable(base_url: str) -> str | None:
+    """Why the target cannot be reached at all, or None: a dead target is not a broken contract."""
+    try:
+        requests.get(base_url, timeout=10)
+    except requests.RequestException as exc:
+        return type(exc).__name__
+    return None
 
 
 def _pytest(
