@@ -42,5 +42,6 @@ def pytest_configure(config: pytest.Config) -> None:
             spec_path=config.getoption("--contract-spec"),
             max_examples=config.getoption("--contract-max-examples"),
             checks_keys=not config.getoption("--contract-any-token"),
+            second_token=target.token_from_env(target.SECOND_TOKEN_ENV),
         )
     )

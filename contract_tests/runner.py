@@ -12,7 +12,7 @@ import requests
 
 from mock_server.process import MockProcess
 
-from .target import TOKEN_ENV
+from .target import SECOND_TOKEN_ENV, TOKEN_ENV
 
 SUITE_DIR = Path(__file__).resolve().parent
 
@@ -41,20 +41,21 @@ def run_contract(
             print(f"kling-mock contract: cannot reach {base_url}: {unreachable}", file=sys.stderr)
             return 2
         return _pytest(base_url, max_examples, junit, spec_path, any_token, extra_pytest_args)
-    # No target given: a mock that checks keys as the real API does, with a key made for this run.
-    key = secrets.token_urlsafe(24)
+    # No target given: a mock that checks keys as the real API does, with two callers' keys made for this run.
+    keys = {TOKEN_ENV: secrets.token_urlsafe(24), SECOND_TOKEN_ENV: secrets.token_urlsafe(24)}
     serve_args = ("--log-level", "warning") + (("--spec", str(spec_path)) if spec_path else ())
-    with MockProcess(*serve_args, env={"KLING_MOCK_KEYS": key}) as mock:
+    with MockProcess(*serve_args, env={"KLING_MOCK_KEYS": ",".join(keys.values())}) as mock:
         print(f"kling-mock contract: testing a fresh mock at {mock.base_url}", file=sys.stderr)
-        previous = os.environ.get(TOKEN_ENV)
-        os.environ[TOKEN_ENV] = key
+        previous = {name: os.environ.get(name) for name in keys}
+        os.environ.update(keys)
         try:
             return _pytest(mock.base_url, max_examples, junit, spec_path, False, extra_pytest_args)
         finally:
-            if previous is None:
-                os.environ.pop(TOKEN_ENV, None)
-            else:
-                os.environ[TOKEN_ENV] = previous
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def _unreachable(base_url: str) -> str | None:

@@ -13,6 +13,8 @@ from pathlib import Path
 from mock_server.spec import DEFAULT_SPEC_PATH
 
 TOKEN_ENV = "KLING_API_KEY"
+# A second caller's key, optional: with it, the suite checks that callers cannot see each other's tasks.
+SECOND_TOKEN_ENV = "KLING_API_KEY_2"
 CONFIG_PATH = Path(__file__).resolve().parent / "schemathesis.toml"
 
 
@@ -24,6 +26,7 @@ class Target:
     max_examples: int = 200
     # False for a target that accepts any non-empty token (`kling-mock serve` without --keys).
     checks_keys: bool = True
+    second_token: str = ""
 
     @property
     def auth_headers(self) -> dict[str, str]:
@@ -47,5 +50,5 @@ def current() -> Target:
     return _current
 
 
-def token_from_env() -> str:
-    return os.environ.get(TOKEN_ENV, "")
+def token_from_env(name: str = TOKEN_ENV) -> str:
+    return os.environ.get(name, "")

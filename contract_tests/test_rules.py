@@ -202,3 +202,23 @@ def test_each_field_rule_is_400_1201(http: requests.Session, field: str, value: 
     status, body = _create_task(http, {"input": value})
     assert (status, body["code"]) == (400, 1201), body
     assert field in body["message"], f"the message must name {field}: {body['message']!r}"
+
+
+def test_query_of_an_unknown_task_is_404_1203(http: requests.Session) -> None:
+    status, body = _send(http, "GET", f"{_create.path}/kling-mock-contract-no-such-task", headers=_target.auth_headers)
+    assert (status, body["code"]) == (404, 1203), body
+
+
+def test_another_callers_task_is_404_1203_and_never_listed(http: requests.Session) -> None:
+    """CONTRACT.md section 3: a task belongs to the caller that created it."""
+    if not _target.second_token:
+        pytest.skip("set KLING_API_KEY_2 to a second caller's key to test ownership")
+    status, body = _create_task(http, _examples["seedDocumented"]["value"])
+    assert status == 200, body
+    task_id = body["data"]["task_id"]
+    other = {"Authorization": f"Bearer {_target.second_token}"}
+    status, body = _send(http, "GET", f"{_create.path}/{task_id}", headers=other)
+    assert (status, body["code"]) == (404, 1203), f"another caller could read task {task_id}: {body}"
+    status, body = _send(http, "GET", _create.path, headers=other, params={"pageSize": 500})
+    assert status == 200, body
+    assert task_id not in [task["task_id"] for task in body["data"]], f"another caller sees task {task_id} listed"

@@ -445,6 +445,18 @@ def _face_ends_before_it_starts(answer: dict[str, Any]) -> None:
             face["start_time"] = face["end_time"] + 100
 
 
+def _tasks_shared_by_all_callers(exchange: Exchange) -> None:
+    """Reads are answered as if every caller were the first one: tasks leak across callers."""
+    if exchange.method == "GET" and exchange.header("authorization"):
+        exchange.set_header("authorization", f"Bearer {exchange.accepted_key}")
+
+
+def _unknown_task_as_invalid_parameter(exchange: Exchange) -> None:
+    answer = exchange.answer()
+    if exchange.method == "GET" and answer is not None and answer["code"] == BusinessCode.NOT_FOUND:
+        exchange.refuse(400, BusinessCode.INVALID_PARAMETER, "task_id: invalid")
+
+
 BREAKAGES: dict[str, Breakage] = {
     b.name: b
     for b in [
@@ -554,6 +566,8 @@ BREAKAGES: dict[str, Breakage] = {
         # Section 3, following a task.
         Breakage("status-goes-backward", "task_status only moves forward", after=_status_goes_backward),
         Breakage("page-size-ignored", "the list honours pageSize", before=_page_size_ignored),
+        Breakage("tasks-shared-by-all-callers", "a task belongs to its creator", before=_tasks_shared_by_all_callers),
+        Breakage("unknown-task-as-1201", "an unknown task is 404/1203", after=_unknown_task_as_invalid_parameter),
         Breakage(
             "face-ends-before-it-starts",
             "start_time <= end_time for every face",

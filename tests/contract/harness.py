@@ -20,13 +20,21 @@ ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "openapi" / "identify-face.yaml"
 CONFIG = ROOT / "contract_tests" / "schemathesis.toml"
 BROKEN_SERVERS = "tests.contract.broken_servers"
-# The servers check keys, as a real backend does; the suites get this one.
+# The servers check keys, as a real backend does; the suites get these, one per caller.
 KEY = "contract-can-fail-test-key"
+SECOND_KEY = "contract-can-fail-second-caller"
 MAX_EXAMPLES = 30
 # Only so that a hung run fails instead of blocking the session; no test asserts on time.
 HANG_GUARD_SECONDS = 240
 # Variables of the caller that would change what the commands under test do.
-_SCRUBBED = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "SCHEMATHESIS_HOOKS", "KLING_MOCK_KEYS", "KLING_API_KEY")
+_SCRUBBED = (
+    "PYTEST_ADDOPTS",
+    "PYTEST_PLUGINS",
+    "SCHEMATHESIS_HOOKS",
+    "KLING_MOCK_KEYS",
+    "KLING_API_KEY",
+    "KLING_API_KEY_2",
+)
 
 
 @dataclass(frozen=True)
@@ -43,15 +51,17 @@ def command_env() -> dict[str, str]:
     """The caller's environment without what would steer the run, plus the token and the checkout on the path."""
     env = {name: value for name, value in os.environ.items() if name not in _SCRUBBED}
     env["KLING_API_KEY"] = KEY
+    env["KLING_API_KEY_2"] = SECOND_KEY
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return env
 
 
 def start_server(breakage: str | None) -> MockProcess:
-    """The real mock on 127.0.0.1 (breakage None), or the mock broken by one breakage; both accept only `KEY`."""
+    """The real mock on 127.0.0.1 (breakage None), or the mock broken by one breakage; both accept only our keys."""
+    keys = f"{KEY},{SECOND_KEY}"
     if breakage is None:
-        return MockProcess("--keys", KEY, "--log-level", "warning", env=command_env())
-    return MockProcess("--keys", KEY, "--breakage", breakage, env=command_env(), module=BROKEN_SERVERS)
+        return MockProcess("--keys", keys, "--log-level", "warning", env=command_env())
+    return MockProcess("--keys", keys, "--breakage", breakage, env=command_env(), module=BROKEN_SERVERS)
 
 
 def run_against(breakage: str | None, command: Callable[[str], Sequence[str]]) -> Outcome:
