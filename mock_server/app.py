@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -26,7 +26,8 @@ from .request_body import check_media_type, parse_json, read_bounded
 from .responses import JSONResponse, error
 from .service import TaskService
 from .spec import DEFAULT_SPEC_PATH, Operation, load_spec
-from .store import MemoryTaskStore, TaskStore
+from .storage import open_store
+from .store import DEFAULT_MAX_TASKS, TaskStore
 from .validation import validate_body, validate_parameters
 
 logger = logging.getLogger("kling_mock")
@@ -42,7 +43,13 @@ class Settings:
     seed: int | None = None
     # Hosts callbacks may go to besides loopback ones.
     callback_allow_hosts: tuple[str, ...] = ()
-    store: TaskStore = field(default_factory=MemoryTaskStore)
+    # At most this many tasks in memory; past it the oldest finished ones go first.
+    max_tasks: int = DEFAULT_MAX_TASKS
+    # A SQLite file that keeps tasks across restarts; None keeps them in memory.
+    state_path: Path | None = None
+    # The store, when the caller brings one; None builds it from `state_path` and `max_tasks`.
+    # The app closes it on shutdown.
+    store: TaskStore | None = None
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -51,7 +58,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     auth = BearerAuth(settings.keys)
     ids = IdGenerator(settings.seed)
     callbacks = CallbackSender(settings.callback_allow_hosts)
-    service = TaskService(settings.store, ids, Lifecycle(settings.tick_ms), callbacks)
+    lifecycle = Lifecycle(settings.tick_ms)
+    store = settings.store
+    if store is None:
+        store = open_store(settings.state_path, settings.max_tasks, lifecycle)
+    service = TaskService(store, ids, lifecycle, callbacks)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .spec import DEFAULT_SPEC_PATH
+from .store import DEFAULT_MAX_TASKS
 
 KEYS_ENV = "KLING_MOCK_KEYS"
 
@@ -17,6 +18,13 @@ def _non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
     return value
 
 
@@ -50,6 +58,16 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="HOST",
         help="a host callbacks may go to besides loopback ones (repeatable)",
     )
+    serve.add_argument(
+        "--max-tasks",
+        type=_positive,
+        default=DEFAULT_MAX_TASKS,
+        metavar="N",
+        help=f"tasks kept in memory, ~1.1 KB each; past N the oldest finished go first (default {DEFAULT_MAX_TASKS})",
+    )
+    serve.add_argument(
+        "--state", type=Path, metavar="FILE", help="keep tasks in this SQLite file, so that they survive a restart"
+    )
     serve.add_argument("--spec", type=Path, default=DEFAULT_SPEC_PATH, help="the OpenAPI spec to serve")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -71,7 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from .app import Settings
         from .server import PortUnavailable, serve
+        from .store_sqlite import StateFileError
 
+        if args.seed is not None and args.state is not None:
+            # A seeded mock draws the same ids at each start: they would collide with the tasks kept.
+            print("kling-mock: --seed and --state do not mix: a seeded mock repeats its task ids", file=sys.stderr)
+            return 2
         keys = tuple(key.strip() for key in args.keys.split(",") if key.strip())
         try:
             settings = Settings(
@@ -80,10 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tick_ms=args.tick_ms,
                 seed=args.seed,
                 callback_allow_hosts=tuple(args.callback_allow_host),
+                max_tasks=args.max_tasks,
+                state_path=args.state,
             )
             serve(settings, args.host, args.port, args.log_level)
         except PortUnavailable as exc:
             print(f"kling-mock: {exc}. Is another server running there? Choose another with --port.", file=sys.stderr)
+            return 2
+        except StateFileError as exc:
+            print(f"kling-mock: {exc}", file=sys.stderr)
             return 2
         return 0
     from contract_tests.runner import run_contract

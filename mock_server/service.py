@@ -64,8 +64,10 @@ class TaskService:
                 self.callbacks.send(task.callback_url, self.render(task, at), delay=(at - now) / 1000)
 
     async def aclose(self) -> None:
+        """Stop pending callbacks, then close the store (a SQLite file is left consistent)."""
         if self.callbacks:
             await self.callbacks.aclose()
+        await self.store.aclose()
 
     def render(self, task: Task, now: int) -> dict[str, Any]:
         """The task as the query returns it, as of `now`."""
