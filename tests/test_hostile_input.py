@@ -561,19 +561,7 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
     max_leaves=30,
 )
-_FIELDS = [
-    "video_id",
-    "video_url",
-    "mode",
-    "text",
-    "voice_id",
-    "voice_language",
-    "voice_speed",
-    "audio_type",
-    "audio_file",
-    "audio_url",
-    "task_id",
-]
+_FIELDS = sorted(load_spec().document["components"]["schemas"]["TaskInput"]["properties"])
 _PLAUSIBLE = st.sampled_from(
     ["text2video", "audio2video", "file", "url", "zh", "en", "", "https://example.com/a.mp4", "QUJD", "x" * 121]
 )

@@ -32,27 +32,14 @@ from mock_server.cli import KEYS_ENV
 from mock_server.errors import BusinessCode, KlingError
 from mock_server.ids import IdGenerator
 from mock_server.server import bind, configure_logging
+from mock_server.spec import load_spec
 
 HOST = "127.0.0.1"
 CREATE_PATH = "/kling/v1/videos/identify-face"
 # The seed page's own ids: a server that copies its documentation answers these every time.
 SEED_ID = "CmJ8DGePZioAAAAAAFIvOQ"
 _MODES = ("text2video", "audio2video")
-_NAMED_INPUT_FIELDS = frozenset(
-    {
-        "video_id",
-        "video_url",
-        "mode",
-        "text",
-        "voice_id",
-        "voice_language",
-        "voice_speed",
-        "audio_type",
-        "audio_file",
-        "audio_url",
-        "task_id",
-    }
-)
+_NAMED_INPUT_FIELDS = frozenset(load_spec().document["components"]["schemas"]["TaskInput"]["properties"])
 
 
 @dataclass

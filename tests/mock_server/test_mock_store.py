@@ -18,18 +18,7 @@ from mock_server.lifecycle import Lifecycle
 from mock_server.storage import open_store
 from mock_server.store import MemoryTaskStore, Task, TaskStore
 from mock_server.store_sqlite import SqliteTaskStore, StateFileError
-
-# The provider page's documented example input, as `tests/support.py` has it.
-SEED_EXAMPLE = {
-    "input": {
-        "video_id": "de1b86d9-8e40-4f1c-a6a5-6459f8eb42f2",
-        "video_url": "https://xxxxxxx.mp4",
-        "mode": "text2video",
-        "text": "Hello from the documented example",
-        "voice_id": "girlfriend_1_speech02",
-        "voice_language": "zh",
-    }
-}
+from tests.support import SEED_EXAMPLE
 
 
 def _task(task_id: str, owner: str = "alice", created_at: int = 1_700_000_000_000, step: int = 0) -> Task:
