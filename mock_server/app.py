@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -64,10 +65,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         store = open_store(settings.state_path, settings.max_tasks, lifecycle)
     service = TaskService(store, ids, lifecycle, callbacks)
 
+    # Access lines go to stdout; written buffered, so flushed here last (uvicorn ends a SIGTERM'd
+    # process by re-raising the signal, which skips Python's own flush at exit).
+    access_sink = sys.stdout.buffer
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await service.aclose()
+        try:
+            yield
+        finally:
+            await service.aclose()
+            access_sink.flush()
 
     missing = {op.operation_id for op in spec.operations} - HANDLERS.keys()
     if missing:
@@ -82,7 +90,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         handler = HANDLERS[operation.operation_id]
         try:
             owner = auth.authenticate(request.headers.get("authorization")) if operation.requires_auth else ""
-            parameters = validate_parameters(spec, operation, {**request.query_params, **request.path_params})
+            parameters = validate_parameters(spec, operation, request.path_params, request.query_params)
             body = None
             if operation.body_validator is not None:
                 check_media_type(request.headers.get("content-type"), operation.media_types)
@@ -135,7 +143,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += [Route("/healthz", healthz), Route("/openapi.yaml", openapi_yaml)]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLogMiddleware, ids=ids)],
+        middleware=[Middleware(AccessLogMiddleware, ids=ids, sink=access_sink)],
         exception_handlers={HTTPException: on_http_exception, Exception: on_unexpected},
         lifespan=lifespan,
     )

@@ -32,8 +32,11 @@ async def read_bounded(request: Request, limit: int) -> bytes:
     """
     too_large = KlingError(BusinessCode.INVALID_REQUEST, f"body: larger than the limit of {limit} bytes")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise too_large
+        # The server stops at the declared length, so the whole body is within the limit.
+        return await request.body()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

@@ -34,10 +34,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def configure_logging(level: str) -> None:
-    """Access lines (JSON) go to stdout, diagnostics to stderr."""
-    access = logging.getLogger("kling_mock.access")
-    access.handlers[:] = [logging.StreamHandler(sys.stdout)]
-    access.propagate = False
+    """Diagnostics go to stderr; the access log (`access_log.py`) writes its JSON lines to stdout."""
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger().setLevel(level.upper())
 

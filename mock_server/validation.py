@@ -7,6 +7,7 @@ better than a generic message can (for instance "required when mode is text2vide
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import jsonschema_rs
@@ -49,12 +50,20 @@ def validate_body(spec: Spec, validator: jsonschema_rs.Validator, body: Any) -> 
     raise KlingError(code, message)
 
 
-def validate_parameters(spec: Spec, operation: Operation, raw: dict[str, str]) -> dict[str, Any]:
+def validate_parameters(
+    spec: Spec, operation: Operation, path: Mapping[str, str], query: Mapping[str, str]
+) -> dict[str, Any]:
     """The operation's query and path parameters, typed as the spec says, with its defaults.
 
     Parameters the spec does not name are ignored, as real backends ignore them.
     """
-    values = {name: _typed(raw[name], kind) for name, kind in operation.parameter_types.items() if name in raw}
+    if not operation.parameter_types:
+        return {}
+    values = {}
+    for name, kind in operation.parameter_types.items():
+        raw = path.get(name, query.get(name))
+        if raw is not None:
+            values[name] = _typed(raw, kind)
     if operation.parameters_validator is None or operation.parameters_validator.is_valid(values):
         return {**operation.parameter_defaults, **values}
     problems = [
