@@ -432,6 +432,18 @@ def _face_ends_before_it_starts(answer: dict[str, Any]) -> None:
             face["start_time"] = face["end_time"] + 100
 
 
+def _succeeded_without_result(answer: dict[str, Any]) -> None:
+    tasks = answer["data"] if isinstance(answer["data"], list) else [answer["data"]]
+    for task in tasks:
+        if task.get("task_status") == "succeed":
+            task.pop("task_result", None)
+
+
+def _list_oldest_first(answer: dict[str, Any]) -> None:
+    if isinstance(answer["data"], list):
+        answer["data"].reverse()
+
+
 def _tasks_shared_by_all_callers(exchange: Exchange) -> None:
     """Reads are answered as if every caller were the first one: tasks leak across callers."""
     if exchange.method == "GET" and exchange.header("authorization"):
@@ -553,6 +565,12 @@ BREAKAGES: dict[str, Breakage] = {
         # Section 3, following a task.
         Breakage("status-goes-backward", "task_status only moves forward", after=_status_goes_backward),
         Breakage("page-size-ignored", "the list honours pageSize", before=_page_size_ignored),
+        Breakage(
+            "succeeded-without-result",
+            "a succeeded task carries task_result",
+            after=_on_success(_succeeded_without_result),
+        ),
+        Breakage("list-oldest-first", "the list is newest first", after=_on_success(_list_oldest_first)),
         Breakage("tasks-shared-by-all-callers", "a task belongs to its creator", before=_tasks_shared_by_all_callers),
         Breakage("unknown-task-as-1201", "an unknown task is 404/1203", after=_unknown_task_as_invalid_parameter),
         Breakage(
