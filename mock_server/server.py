@@ -8,6 +8,7 @@ import socket
 import sys
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from .app import Settings, create_app
 
@@ -53,13 +54,17 @@ class _AnnouncingServer(uvicorn.Server):
             print(self.announcement, file=sys.stderr, flush=True)
 
 
-def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
-    configure_logging(log_level)
-    app = create_app(settings)
+def run_app(app: ASGIApp, host: str, port: int, note: str) -> None:
+    """Serve any ASGI app the way the mock is served, announcing `kling-mock listening on URL (note)`."""
     sock = bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    mode = "only the configured keys" if settings.keys else "any non-empty bearer token"
-    announcement = f"kling-mock listening on http://{shown}:{bound_port} (accepting {mode})"
+    announcement = f"kling-mock listening on http://{shown}:{bound_port} ({note})"
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", server_header=False)
     _AnnouncingServer(config, announcement).run(sockets=[sock])
+
+
+def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
+    configure_logging(log_level)
+    mode = "only the configured keys" if settings.keys else "any non-empty bearer token"
+    run_app(create_app(settings), host, port, f"accepting {mode}")

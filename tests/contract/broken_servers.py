@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 import orjson
-import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server.app import Settings, create_app
@@ -31,7 +30,7 @@ from mock_server.auth import BearerAuth
 from mock_server.cli import KEYS_ENV
 from mock_server.errors import BusinessCode, KlingError
 from mock_server.ids import IdGenerator
-from mock_server.server import bind, configure_logging
+from mock_server.server import configure_logging, run_app
 from mock_server.spec import load_spec
 
 HOST = "127.0.0.1"
@@ -588,11 +587,7 @@ def serve(breakage: Breakage, keys: tuple[str, ...], port: int, log_level: str) 
     # Each poll advances a task at once, so that a short contract run sees tasks finish.
     settings = Settings(keys=keys, tick_ms=0)
     app = BreakOneRule(create_app(settings), breakage, accepted_key=keys[0] if keys else "any-token")
-    sock = bind(HOST, port)
-    bound_port = sock.getsockname()[1]
-    print(f"kling-mock listening on http://{HOST}:{bound_port} (broken: {breakage.name})", file=sys.stderr, flush=True)
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", server_header=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    run_app(app, HOST, port, f"broken: {breakage.name}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
