@@ -108,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             serve(settings, args.host, args.port, args.log_level)
         except PortUnavailable as exc:
-            print(f"kling-mock: {exc}. Is another server running there? Choose another with --port.", file=sys.stderr)
+            hint = "Is another server running there? Choose another with --port (make run PORT=...)."
+            print(f"kling-mock: {exc}. {hint}", file=sys.stderr)
             return 2
         except StateFileError as exc:
             print(f"kling-mock: {exc}", file=sys.stderr)
