@@ -12,6 +12,8 @@ import re
 import time
 from typing import Any
 
+import requests
+
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
 # How far a server's clock may be from ours before its timestamps count as wrong.
 CLOCK_TOLERANCE_MS = 10 * 60 * 1000
@@ -43,6 +45,12 @@ def envelope(status: int, content_type: str, content: bytes, status_by_code: dic
         assert expected == status, f"business code {code} must be sent with HTTP {expected}, got HTTP {status}"
         assert isinstance(body["message"], str) and body["message"].strip(), "an error must have a message"
     return body
+
+
+def envelope_of(response: requests.Response, status_by_code: dict[int, int]) -> dict[str, Any]:
+    """`envelope` for a response of the `requests` library, which the hand-written tests use."""
+    content_type = response.headers.get("content-type", "")
+    return envelope(response.status_code, content_type, response.content, status_by_code)
 
 
 class IdRegistry:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from mock_server.spec import DEFAULT_SPEC_PATH
+from mock_server.spec import DEFAULT_SPEC_PATH, Operation, Spec, load_spec
 
 TOKEN_ENV = "KLING_API_KEY"
 # A second caller's key, optional: with it, the suite checks that callers cannot see each other's tasks.
@@ -34,6 +36,21 @@ class Target:
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
+
+    @cached_property
+    def spec(self) -> Spec:
+        return load_spec(self.spec_path)
+
+    @cached_property
+    def create(self) -> Operation:
+        return next(op for op in self.spec.operations if op.operation_id == "createIdentifyFaceTask")
+
+    @cached_property
+    def request_examples(self) -> dict[str, Any]:
+        """The create call's named request bodies in the spec, the documented `seedDocumented` among them."""
+        body = self.spec.document["paths"][self.create.path]["post"]["requestBody"]
+        examples: dict[str, Any] = body["content"]["application/json"]["examples"]
+        return {name: example["value"] for name, example in examples.items()}
 
 
 _current: Target | None = None

@@ -18,8 +18,6 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from mock_server.spec import load_spec
-
 from . import (
     checks,  # noqa: F401  (registers the contract's checks)
     rules,
@@ -27,9 +25,9 @@ from . import (
 from .target import CONFIG_PATH, current
 
 _target = current()
-_spec = load_spec(_target.spec_path)
-_create = next(op for op in _spec.operations if op.operation_id == "createIdentifyFaceTask")
-_examples = _spec.document["paths"][_create.path]["post"]["requestBody"]["content"]["application/json"]["examples"]
+_spec = _target.spec
+_create = _target.create
+_examples = _target.request_examples
 _machine_settings = settings(
     max_examples=max(5, _target.max_examples // 20),
     stateful_step_count=12,
@@ -68,18 +66,14 @@ class TaskLifecycle(RuleBasedStateMachine):
 
     def _get(self, path: str, **params: Any) -> dict[str, Any]:
         response = self.http.get(_target.url(path), params=params, timeout=30)
-        body = rules.envelope(
-            response.status_code, response.headers.get("content-type", ""), response.content, _spec.status_by_code
-        )
+        body = rules.envelope_of(response, _spec.status_by_code)
         assert response.status_code == 200, body
         return body
 
     @rule(target=tasks, example=st.sampled_from(sorted(_examples)))
     def create(self, example: str) -> str:
-        response = self.http.post(_target.url(_create.path), json=_examples[example]["value"], timeout=30)
-        body = rules.envelope(
-            response.status_code, response.headers.get("content-type", ""), response.content, _spec.status_by_code
-        )
+        response = self.http.post(_target.url(_create.path), json=_examples[example], timeout=30)
+        body = rules.envelope_of(response, _spec.status_by_code)
         assert response.status_code == 200, body
         task_id: str = body["data"]["task_id"]
         self.history.observe(body)

@@ -12,17 +12,15 @@ from typing import Any
 import pytest
 import requests
 
-from mock_server.spec import HTTP_METHODS, load_spec
+from mock_server.spec import HTTP_METHODS
 
 from . import rules
 from .target import current
 
 _target = current()
-_spec = load_spec(_target.spec_path)
-_create = next(op for op in _spec.operations if op.operation_id == "createIdentifyFaceTask")
-_examples: dict[str, Any] = _spec.document["paths"][_create.path]["post"]["requestBody"]["content"]["application/json"][
-    "examples"
-]
+_spec = _target.spec
+_create = _target.create
+_examples = _target.request_examples
 _ids = rules.IdRegistry()
 _JSON = {"Content-Type": "application/json"}
 
@@ -35,8 +33,7 @@ def http() -> Iterator[requests.Session]:
 
 def _send(http: requests.Session, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
     response = http.request(method, _target.url(path), timeout=30, **kwargs)
-    content_type = response.headers.get("content-type", "")
-    body = rules.envelope(response.status_code, content_type, response.content, _spec.status_by_code)
+    body = rules.envelope_of(response, _spec.status_by_code)
     _ids.fresh(body, created_task=response.status_code == 200 and method == "POST")
     return response.status_code, body
 
@@ -51,7 +48,7 @@ def test_documented_example_succeeds(http: requests.Session) -> None:
     """The provider page's own example must succeed, and twice gives two tasks."""
     seen = set()
     for _ in range(2):
-        status, body = _create_task(http, _examples["seedDocumented"]["value"])
+        status, body = _create_task(http, _examples["seedDocumented"])
         assert (status, body["code"], body["message"]) == (200, 0, "SUCCEED"), body
         assert body["data"]["task_status"] == "submitted"
         rules.timestamps(body, recent=True)
@@ -61,20 +58,20 @@ def test_documented_example_succeeds(http: requests.Session) -> None:
 
 @pytest.mark.parametrize("name", sorted(_examples))
 def test_every_documented_request_example_succeeds(http: requests.Session, name: str) -> None:
-    status, body = _create_task(http, _examples[name]["value"])
+    status, body = _create_task(http, _examples[name])
     assert status == 200, body
 
 
 @pytest.mark.parametrize("header", [None, ""], ids=["absent", "empty"])
 def test_missing_authorization_is_401_1001(http: requests.Session, header: str | None) -> None:
     headers = dict(_JSON) if header is None else {**_JSON, "Authorization": header}
-    status, body = _create_task(http, _examples["seedDocumented"]["value"], headers=headers)
+    status, body = _create_task(http, _examples["seedDocumented"], headers=headers)
     assert (status, body["code"]) == (401, 1001), body
 
 
 @pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "bare-token-without-scheme", "Bearer a b"])
 def test_malformed_authorization_is_401_1002(http: requests.Session, header: str) -> None:
-    status, body = _create_task(http, _examples["seedDocumented"]["value"], headers={**_JSON, "Authorization": header})
+    status, body = _create_task(http, _examples["seedDocumented"], headers={**_JSON, "Authorization": header})
     assert (status, body["code"]) == (401, 1002), body
 
 
@@ -82,7 +79,7 @@ def test_unknown_key_is_401_1000(http: requests.Session) -> None:
     if not _target.checks_keys:
         pytest.skip("the target accepts any non-empty token (--contract-any-token)")
     headers = {**_JSON, "Authorization": "Bearer kling-mock-contract-unknown-key"}
-    status, body = _create_task(http, _examples["seedDocumented"]["value"], headers=headers)
+    status, body = _create_task(http, _examples["seedDocumented"], headers=headers)
     assert (status, body["code"]) == (401, 1000), body
 
 
@@ -123,7 +120,7 @@ def test_wrong_content_type_is_400_1200(http: requests.Session, content_type: st
 
 
 def test_a_broken_field_rule_is_400_1201_naming_the_field(http: requests.Session) -> None:
-    request = {"input": {**_examples["seedDocumented"]["value"]["input"], "mode": "sing"}}
+    request = {"input": {**_examples["seedDocumented"]["input"], "mode": "sing"}}
     status, body = _create_task(http, request)
     assert (status, body["code"]) == (400, 1201), body
     assert "input.mode" in body["message"], f"the message must name the field path: {body['message']!r}"
@@ -132,7 +129,7 @@ def test_a_broken_field_rule_is_400_1201_naming_the_field(http: requests.Session
 def test_content_type_with_charset_is_accepted(http: requests.Session) -> None:
     """CONTRACT.md section 1: `application/json; charset=utf-8` is fine."""
     headers = {**_target.auth_headers, "Content-Type": "application/json; charset=utf-8"}
-    status, body = _send(http, "POST", _create.path, headers=headers, json=_examples["seedDocumented"]["value"])
+    status, body = _send(http, "POST", _create.path, headers=headers, json=_examples["seedDocumented"])
     assert status == 200, body
 
 
@@ -144,7 +141,7 @@ def test_body_too_large_is_400_1200(http: requests.Session) -> None:
 
 
 _INPUT_SCHEMA: dict[str, Any] = _spec.document["components"]["schemas"]["TaskInput"]["properties"]
-_SEED_INPUT: dict[str, Any] = _examples["seedDocumented"]["value"]["input"]
+_SEED_INPUT: dict[str, Any] = _examples["seedDocumented"]["input"]
 _SPEED, _TEXT = _INPUT_SCHEMA["voice_speed"], _INPUT_SCHEMA["text"]
 
 
@@ -213,7 +210,7 @@ def test_another_callers_task_is_404_1203_and_never_listed(http: requests.Sessio
     """CONTRACT.md section 3: a task belongs to the caller that created it."""
     if not _target.second_token:
         pytest.skip("set KLING_API_KEY_2 to a second caller's key to test ownership")
-    status, body = _create_task(http, _examples["seedDocumented"]["value"])
+    status, body = _create_task(http, _examples["seedDocumented"])
     assert status == 200, body
     task_id = body["data"]["task_id"]
     other = {"Authorization": f"Bearer {_target.second_token}"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .outcomes import outcome_for
 from .store import Task
 
 SUBMITTED, PROCESSING, SUCCEED, FAILED = "submitted", "processing", "succeed", "failed"
@@ -35,7 +34,8 @@ class Lifecycle:
         return step, task.created_at + step * self.tick_ms
 
     @staticmethod
-    def status(task: Task, step: int) -> str:
+    def status(step: int, succeeded: bool) -> str:
+        """The status at `step`; `succeeded` says how the task ends once it has."""
         if step < FINAL_STEP:
             return (SUBMITTED, PROCESSING)[step]
-        return SUCCEED if outcome_for(task.input).succeeded else FAILED
+        return SUCCEED if succeeded else FAILED

@@ -72,7 +72,8 @@ class TaskService:
     def render(self, task: Task, now: int) -> dict[str, Any]:
         """The task as the query returns it, as of `now`."""
         step, updated_at = self.lifecycle.current(task, now)
-        status = self.lifecycle.status(task, step)
+        outcome = outcome_for(task.input)
+        status = self.lifecycle.status(step, outcome.succeeded)
         data: dict[str, Any] = {
             "task_id": task.task_id,
             "task_status": status,
@@ -80,7 +81,7 @@ class TaskService:
             "updated_at": updated_at,
         }
         if status == FAILED:
-            data["task_status_msg"] = outcome_for(task.input).message
+            data["task_status_msg"] = outcome.message
         elif status == SUCCEED:
-            data["task_result"] = task_result(task.task_id, task.input, outcome_for(task.input).face_count)
+            data["task_result"] = task_result(task.task_id, task.input, outcome.face_count)
         return data

@@ -105,10 +105,8 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
         media_types = tuple(body["content"])
         max_body_bytes = int(body.get("x-kling-max-body-bytes", 1024 * 1024))
         max_body_depth = int(body.get("x-kling-max-body-depth", 32))
-        pointer = "/".join(
-            ["#", "paths", _escape(route), method, "requestBody", "content", _escape(media_types[0]), "schema"]
-        )
-        validator = _compile_schema(document, pointer)
+        pointer = _pointer("paths", route, method, "requestBody", "content", media_types[0], "schema")
+        validator = _compile(document, {"$ref": pointer})
     parameter_types: dict[str, str] = {}
     parameter_defaults: dict[str, Any] = {}
     properties: dict[str, Any] = {}
@@ -120,15 +118,12 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
         parameter_types[name] = parameter.get("schema", {}).get("type", "string")
         if "default" in parameter.get("schema", {}):
             parameter_defaults[name] = parameter["schema"]["default"]
-        properties[name] = {
-            "$ref": "/".join(["#", "paths", _escape(route), method, "parameters", str(index), "schema"])
-        }
+        properties[name] = {"$ref": _pointer("paths", route, method, "parameters", str(index), "schema")}
         if parameter.get("required"):
             required.append(name)
     parameters_validator = None
     if properties:
-        schema = {"type": "object", "properties": properties, "required": required}
-        parameters_validator = jsonschema_rs.Draft202012Validator({**document, **schema}, validate_formats=True)
+        parameters_validator = _compile(document, {"type": "object", "properties": properties, "required": required})
     return Operation(
         operation_id=raw["operationId"],
         method=method.upper(),
@@ -144,15 +139,16 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
     )
 
 
-def _escape(token: str) -> str:
-    """A JSON-pointer token, percent-encoded for a URI fragment (paths hold `{` and `}`)."""
-    return quote(token.replace("~", "~0").replace("/", "~1"), safe="~")
+def _pointer(*tokens: str) -> str:
+    """A JSON pointer into the document, as a URI fragment (tokens escaped, `{` and `}` percent-encoded)."""
+    return "#/" + "/".join(quote(token.replace("~", "~0").replace("/", "~1"), safe="~") for token in tokens)
 
 
-def _compile_schema(document: dict[str, Any], pointer: str) -> jsonschema_rs.Validator:
-    """Compile the schema at `pointer` so that its `#/components/...` references resolve.
+def _compile(document: dict[str, Any], schema: dict[str, Any]) -> jsonschema_rs.Validator:
+    """Compile `schema` with the whole document as its root resource.
 
-    The whole document is the root resource and the schema to apply is a `$ref` into it, so
-    that every error's schema path points into the document, where `Spec.schema_node` finds it.
+    `#/components/...` references then resolve, and since the schema reaches the spec's own
+    schemas through `$ref`s, every error's schema path points into the document, where
+    `Spec.schema_node` finds it.
     """
-    return jsonschema_rs.Draft202012Validator({**document, "$ref": pointer}, validate_formats=True)
+    return jsonschema_rs.Draft202012Validator({**document, **schema}, validate_formats=True)

@@ -26,8 +26,9 @@ from referencing.jsonschema import DRAFT202012
 from mock_server.process import MockProcess
 from mock_server.spec import Operation, Spec, load_spec
 
+from .support import CREATE_PATH
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-CREATE_PATH = "/kling/v1/videos/identify-face"
 # The spec document is registered under this URI for the reference library; any URI would do.
 SPEC_URI = "urn:kling-mock:openapi"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")

@@ -25,7 +25,8 @@ from referencing.jsonschema import DRAFT202012
 from mock_server.process import MockProcess
 from mock_server.spec import Operation, Spec, load_spec
 
-CREATE_PATH = "/kling/v1/videos/identify-face"
+from .support import CREATE_PATH
+
 TOKEN = "hostile-test-token"
 VALID_INPUT: dict[str, Any] = {
     "video_id": "de1b86d9-8e40-4f1c-a6a5-6459f8eb42f2",

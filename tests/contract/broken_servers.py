@@ -32,9 +32,9 @@ from mock_server.errors import BusinessCode, KlingError
 from mock_server.ids import IdGenerator
 from mock_server.server import configure_logging, run_app
 from mock_server.spec import load_spec
+from tests.support import CREATE_PATH
 
 HOST = "127.0.0.1"
-CREATE_PATH = "/kling/v1/videos/identify-face"
 # The seed page's own ids: a server that copies its documentation answers these every time.
 SEED_ID = "CmJ8DGePZioAAAAAAFIvOQ"
 _MODES = ("text2video", "audio2video")

@@ -15,8 +15,8 @@ import pytest
 from mock_server.errors import BusinessCode, KlingError
 from mock_server.spec import Spec, load_spec
 from mock_server.validation import validate_body
+from tests.support import CREATE_PATH
 
-CREATE_PATH = "/kling/v1/videos/identify-face"
 TEXT2VIDEO: dict[str, Any] = {
     "video_id": "de1b86d9-8e40-4f1c-a6a5-6459f8eb42f2",
     "mode": "text2video",
