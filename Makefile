@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SPEC := openapi/identify-face.yaml
+ADMIN_SPEC := openapi/admin.yaml
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# More `kling-mock serve` flags: make run ARGS="--admin --tick-ms 0"
+ARGS ?=
 # make contract BASE_URL=https://... MAX_EXAMPLES=50 JUNIT=reports/contract.xml [ANY_TOKEN=1]
 BASE_URL ?=
 MAX_EXAMPLES ?=
@@ -25,7 +28,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/kling-mock serve --host $(HOST) --port $(PORT)
+	$(BIN)/kling-mock serve --host $(HOST) --port $(PORT) $(ARGS)
 
 test: lint spec-lint pytest
 
@@ -35,8 +38,8 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy
 
 spec-lint: $(VENV)/.installed node_modules/.installed
-	$(BIN)/openapi-spec-validator $(SPEC)
-	npx --no-install spectral lint --fail-severity=error $(SPEC)
+	$(BIN)/openapi-spec-validator $(SPEC) $(ADMIN_SPEC)
+	npx --no-install spectral lint --fail-severity=error $(SPEC) $(ADMIN_SPEC)
 
 pytest: $(VENV)/.installed
 	$(BIN)/pytest

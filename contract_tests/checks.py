@@ -22,7 +22,7 @@ def _status_by_code(case: schemathesis.Case[Any]) -> dict[int, int]:
     document = case.operation.schema.raw_schema
     key = id(document)
     if key not in _tables:
-        _tables[key] = business_code_table(document)
+        _tables[key] = {code: status for code, (status, _) in business_code_table(document).items()}
     return _tables[key]
 
 

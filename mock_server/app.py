@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,20 +18,25 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from .access_log import AccessLogMiddleware
+from .admin import PREFIX as ADMIN_PREFIX
+from .admin import Admin
 from .auth import BearerAuth
 from .callbacks import CallbackSender
 from .errors import BusinessCode, KlingError
 from .handlers import HANDLERS, Call
 from .ids import IdGenerator
+from .journal import DEFAULT_JOURNAL_SIZE, Journal
 from .lifecycle import Lifecycle
-from .request_body import check_media_type, parse_json, read_bounded
-from .responses import JSONResponse, error
+from .request_body import check_media_type, natural_number, parse_json, read_bounded
+from .request_log import RequestLogMiddleware
+from .responses import DroppedResponse, JSONResponse, SlowBodyResponse, error
+from .scenarios import SCENARIO_HEADER, ScenarioBook
 from .service import TaskService
 from .spec import DEFAULT_SPEC_PATH, Operation, load_spec
 from .storage import open_store
 from .store import DEFAULT_MAX_TASKS, TaskStore
 from .validation import validate_body, validate_parameters
+from .verdicts import Judge
 
 logger = logging.getLogger("kling_mock")
 
@@ -51,6 +58,13 @@ class Settings:
     # The store, when the caller brings one; None builds it from `state_path` and `max_tasks`.
     # The app closes it on shutdown.
     store: TaskStore | None = None
+    # Recent requests kept with their verdicts; 0 keeps none.
+    journal_size: int = DEFAULT_JOURNAL_SIZE
+    # Serve the admin API under /__admin; with `admin_token`, only to who presents it.
+    admin: bool = False
+    admin_token: str | None = None
+    # Scenarios played from the start (a `--scenarios` file's list).
+    scenarios: tuple[dict[str, Any], ...] = ()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -64,6 +78,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if store is None:
         store = open_store(settings.state_path, settings.max_tasks, lifecycle)
     service = TaskService(store, ids, lifecycle, callbacks)
+    journal = Journal(settings.journal_size) if settings.journal_size else None
+    judge = Judge(spec)
+    scenarios = ScenarioBook(spec, settings.scenarios, settings.seed)
 
     # Access lines go to stdout; written buffered, so flushed here last (uvicorn ends a SIGTERM'd
     # process by re-raising the signal, which skips Python's own flush at exit).
@@ -82,24 +99,62 @@ def create_app(settings: Settings | None = None) -> Starlette:
         raise RuntimeError(f"the spec names operations the mock does not implement: {sorted(missing)}")
 
     def error_response(request: Request, exc: KlingError) -> JSONResponse:
-        request.state.business_code = int(exc.code)
+        request.state.business_code = exc.code
+        request.state.message = exc.message
+        request.state.refusal = exc.finding
         status = spec.status_by_code[exc.code]
         return error(status, exc.code, exc.message, request.state.request_id, exc.headers)
 
     async def answer(operation: Operation, request: Request) -> Response:
-        handler = HANDLERS[operation.operation_id]
+        """Checks in the contract's order (auth, Content-Type, size, JSON, schema), scenarios after auth."""
+        state = request.state
+        state.operation = operation
+        effects = None
         try:
-            owner = auth.authenticate(request.headers.get("authorization")) if operation.requires_auth else ""
+            raw = b""
+            oversized = None
+            if operation.body_validator is not None:
+                # Read before the checks, so that the journal shows the body of a refused request too.
+                try:
+                    raw = state.body = await read_bounded(request, operation.max_body_bytes)
+                except KlingError as exc:
+                    oversized = exc
+                    # Refused before all of it arrived: the journal can only tell it was over the limit.
+                    declared = natural_number(request.headers.get("content-length"))
+                    state.body_bytes = declared or operation.max_body_bytes + 1
+            owner = state.owner = (
+                auth.authenticate(request.headers.get("authorization")) if operation.requires_auth else ""
+            )
+            effects = scenarios.effects_for(
+                operation, owner, request.headers.get(SCENARIO_HEADER), request.headers.get("prefer")
+            )
+            if effects is not None:
+                state.scenarios = effects.names
+                if effects.delay_seconds:
+                    await asyncio.sleep(effects.delay_seconds)
+                if effects.error is not None:
+                    raise effects.error
             parameters = validate_parameters(spec, operation, request.path_params, request.query_params)
             body = None
             if operation.body_validator is not None:
                 check_media_type(request.headers.get("content-type"), operation.media_types)
-                body = parse_json(await read_bounded(request, operation.max_body_bytes), operation.max_body_depth)
+                if oversized is not None:
+                    raise oversized
+                body = parse_json(raw, operation.max_body_depth)
                 validate_body(spec, operation.body_validator, body)
-            response = await handler(service, Call(request.state.request_id, owner, parameters, body))
+            fate = effects.task if effects is not None else None
+            response: Response = await HANDLERS[operation.operation_id](
+                service, Call(state.request_id, owner, parameters, body, fate)
+            )
+            state.business_code = 0
+            state.message = "SUCCEED"
         except KlingError as exc:
-            return error_response(request, exc)
-        request.state.business_code = 0
+            response = error_response(request, exc)
+        if effects is not None and effects.drop_connection:
+            state.dropped = True
+            return DroppedResponse(response)
+        if effects is not None and effects.slow_body_ms:
+            return SlowBodyResponse(response, effects.slow_body_ms / 1000)
         return response
 
     def path_endpoint(operations: dict[str, Operation]) -> Callable[[Request], Awaitable[Response]]:
@@ -122,9 +177,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     BusinessCode.INVALID_METHOD,
                     f"{target}: method not allowed, use {allowed}",
                     headers={"Allow": allowed},
+                    rule="method",
+                    path="method",
                 ),
             )
-        return error_response(request, KlingError(BusinessCode.NOT_FOUND, f"{target}: no such resource"))
+        return error_response(
+            request, KlingError(BusinessCode.NOT_FOUND, f"{target}: no such resource", rule="unknown-path", path="path")
+        )
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unexpected error while answering request %s", request.state.request_id)
@@ -141,9 +200,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         by_path.setdefault(operation.path, {})[operation.method] = operation
     routes = [Route(path, path_endpoint(ops), methods=list(ops)) for path, ops in by_path.items()]
     routes += [Route("/healthz", healthz), Route("/openapi.yaml", openapi_yaml)]
+    if settings.admin:
+        if journal is None:
+            raise ValueError("the admin API needs the journal: give journal_size > 0")
+        routes += Admin(settings.admin_token, journal, judge, scenarios, service).routes()
+    request_log = Middleware(
+        RequestLogMiddleware,
+        ids=ids,
+        sink=access_sink,
+        journal=journal,
+        judge=judge,
+        unjournaled=(ADMIN_PREFIX, "/healthz", "/openapi.yaml"),
+    )
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLogMiddleware, ids=ids, sink=access_sink)],
+        middleware=[request_log],
         exception_handlers={HTTPException: on_http_exception, Exception: on_unexpected},
         lifespan=lifespan,
     )

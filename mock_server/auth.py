@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 from .errors import BusinessCode, KlingError
 
+_HEADER = "header.Authorization"
+
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -29,12 +31,27 @@ class BearerAuth:
     def authenticate(self, header: str | None) -> str:
         """The caller's identity (a token digest), or `KlingError` with the contract's code."""
         if header is None or not header.strip():
-            raise KlingError(BusinessCode.AUTH_MISSING, "Authorization: header is missing or empty")
+            raise KlingError(
+                BusinessCode.AUTH_MISSING,
+                "Authorization: header is missing or empty",
+                rule="auth-missing",
+                path=_HEADER,
+            )
         scheme, _, token = header.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or " " in token:
-            raise KlingError(BusinessCode.AUTH_MALFORMED, "Authorization: must be 'Bearer <token>'")
+            raise KlingError(
+                BusinessCode.AUTH_MALFORMED,
+                "Authorization: must be 'Bearer <token>'",
+                rule="auth-malformed",
+                path=_HEADER,
+            )
         owner = token_digest(token)
         if self._accepted and owner not in self._accepted:
-            raise KlingError(BusinessCode.AUTH_FAILED, "Authorization: the token is not accepted")
+            raise KlingError(
+                BusinessCode.AUTH_FAILED,
+                "Authorization: the token is not accepted",
+                rule="auth-rejected",
+                path=_HEADER,
+            )
         return owner

@@ -1,4 +1,4 @@
-"""The `kling-mock` command line: `serve` runs the fake backend, `contract` tests any backend."""
+"""The `kling-mock` command line: `serve` runs the fake backend, `contract` tests any backend, `verify` a client."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .journal import DEFAULT_JOURNAL_SIZE
 from .spec import DEFAULT_SPEC_PATH
 from .store import DEFAULT_MAX_TASKS
+from .verify import ADMIN_TOKEN_ENV
 
 KEYS_ENV = "KLING_MOCK_KEYS"
+_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
 def _non_negative(text: str) -> int:
@@ -70,6 +73,26 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--spec", type=Path, default=DEFAULT_SPEC_PATH, help="the OpenAPI spec to serve")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--admin",
+        action="store_true",
+        help="serve the admin API and page under /__admin: journal, verdicts, scenarios (openapi/admin.yaml)",
+    )
+    serve.add_argument(
+        "--admin-token",
+        default=os.environ.get(ADMIN_TOKEN_ENV) or None,
+        help=f"require this token for the admin API (default: ${ADMIN_TOKEN_ENV}; none on loopback)",
+    )
+    serve.add_argument(
+        "--journal-size",
+        type=_non_negative,
+        default=DEFAULT_JOURNAL_SIZE,
+        metavar="N",
+        help=f"recent requests kept with their verdicts, 0 for none (default {DEFAULT_JOURNAL_SIZE})",
+    )
+    serve.add_argument(
+        "--scenarios", type=Path, metavar="FILE", help="play the scenarios of this YAML file (`scenarios:` a list)"
+    )
 
     contract = commands.add_parser("contract", help="run the contract suite against a base URL")
     contract.add_argument("--base-url", help="the API to test; without it, a mock is started on a free loopback port")
@@ -81,40 +104,28 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the target accepts any non-empty token (a mock without --keys): skip the unknown-key tests",
     )
+
+    verify = commands.add_parser("verify", help="report what a client under test sent wrong to a running mock")
+    verify.add_argument("--base-url", required=True, help="the mock, started with --admin")
+    verify.add_argument(
+        "--admin-token",
+        default=os.environ.get(ADMIN_TOKEN_ENV) or None,
+        help=f"the mock's admin token (default: ${ADMIN_TOKEN_ENV})",
+    )
+    verify.add_argument("--format", choices=["text", "json", "junit"], default="text", help="the report's format")
+    verify.add_argument("--output", type=Path, help="write the report to this file (a summary still goes to stdout)")
+    verify.add_argument("--fail-on-warnings", action="store_true", help="exit 1 on warnings too, not only on errors")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "serve":
-        from .app import Settings
-        from .server import PortUnavailable, serve
-        from .store_sqlite import StateFileError
+        return _serve(args)
+    if args.command == "verify":
+        from .verify import run_verify
 
-        if args.seed is not None and args.state is not None:
-            # A seeded mock draws the same ids at each start: they would collide with the tasks kept.
-            print("kling-mock: --seed and --state do not mix: a seeded mock repeats its task ids", file=sys.stderr)
-            return 2
-        keys = tuple(key.strip() for key in args.keys.split(",") if key.strip())
-        try:
-            settings = Settings(
-                spec_path=args.spec,
-                keys=keys,
-                tick_ms=args.tick_ms,
-                seed=args.seed,
-                callback_allow_hosts=tuple(args.callback_allow_host),
-                max_tasks=args.max_tasks,
-                state_path=args.state,
-            )
-            serve(settings, args.host, args.port, args.log_level)
-        except PortUnavailable as exc:
-            hint = "Is another server running there? Choose another with --port (make run PORT=...)."
-            print(f"kling-mock: {exc}. {hint}", file=sys.stderr)
-            return 2
-        except StateFileError as exc:
-            print(f"kling-mock: {exc}", file=sys.stderr)
-            return 2
-        return 0
+        return run_verify(args.base_url, args.admin_token, args.format, args.output, args.fail_on_warnings)
     from contract_tests.runner import run_contract
 
     return run_contract(
@@ -124,6 +135,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec_path=args.spec,
         any_token=args.any_token,
     )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .app import Settings
+    from .scenarios import ScenarioError, read_scenario_file
+    from .server import PortUnavailable, serve
+    from .store_sqlite import StateFileError
+
+    problem = None
+    if args.seed is not None and args.state is not None:
+        # A seeded mock draws the same ids at each start: they would collide with the tasks kept.
+        problem = "--seed and --state do not mix: a seeded mock repeats its task ids"
+    elif args.admin and args.host not in _LOOPBACK_HOSTS and not args.admin_token:
+        problem = f"--admin on {args.host}, beyond loopback, needs --admin-token (or ${ADMIN_TOKEN_ENV})"
+    elif args.admin and not args.journal_size:
+        problem = "--admin needs a journal: --journal-size must be 1 or more"
+    if problem:
+        print(f"kling-mock: {problem}", file=sys.stderr)
+        return 2
+    keys = tuple(key.strip() for key in args.keys.split(",") if key.strip())
+    try:
+        scenarios = read_scenario_file(args.scenarios) if args.scenarios else ()
+        settings = Settings(
+            spec_path=args.spec,
+            keys=keys,
+            tick_ms=args.tick_ms,
+            seed=args.seed,
+            callback_allow_hosts=tuple(args.callback_allow_host),
+            max_tasks=args.max_tasks,
+            state_path=args.state,
+            journal_size=args.journal_size,
+            admin=args.admin,
+            admin_token=args.admin_token,
+            scenarios=scenarios,
+        )
+        serve(settings, args.host, args.port, args.log_level)
+    except PortUnavailable as exc:
+        hint = "Is another server running there? Choose another with --port (make run PORT=...)."
+        print(f"kling-mock: {exc}. {hint}", file=sys.stderr)
+        return 2
+    except (StateFileError, ScenarioError) as exc:
+        print(f"kling-mock: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

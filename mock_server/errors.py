@@ -1,4 +1,4 @@
-"""Kling's business codes and the exception that carries one to the client.
+"""Kling's business codes, findings about a request, and the exception that carries one to the client.
 
 Only the names live here; the HTTP status of each code is read from the spec
 (`Spec.status_by_code`), which holds the contract's table.
@@ -6,6 +6,7 @@ Only the names live here; the HTTP status of each code is read from the spec
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 
@@ -17,14 +18,42 @@ class BusinessCode(IntEnum):
     INVALID_PARAMETER = 1201
     INVALID_METHOD = 1202
     NOT_FOUND = 1203
+    RATE_LIMITED = 1302
     INTERNAL_ERROR = 5000
 
 
-class KlingError(Exception):
-    """A request the mock refuses, with the business code and a message naming the problem."""
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with a request: a stable rule name, where in the request, and a message naming both."""
 
-    def __init__(self, code: BusinessCode, message: str, headers: dict[str, str] | None = None) -> None:
+    rule: str
+    path: str
+    message: str
+
+
+class KlingError(Exception):
+    """A request the mock refuses, with the business code and a message naming the problem.
+
+    `rule` and `path` say which check refused it, for the journal's verdicts; `rule` is
+    "scenario" when a scenario chose the error, which the verdict does not hold against the client.
+    """
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        rule: str = "invalid",
+        path: str = "",
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.rule = rule
+        self.path = path
+
+    @property
+    def finding(self) -> Finding:
+        return Finding(self.rule, self.path, self.message)

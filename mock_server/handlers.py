@@ -21,13 +21,15 @@ class Call:
     owner: str
     parameters: dict[str, Any]
     body: Any
+    # A scenario's decision for a task this call creates ("failed" or "processing").
+    fate: str | None = None
 
 
 Handler = Callable[[TaskService, Call], Awaitable[JSONResponse]]
 
 
 async def create_identify_face_task(service: TaskService, call: Call) -> JSONResponse:
-    return success(call.request_id, await service.create(call.owner, call.body))
+    return success(call.request_id, await service.create(call.owner, call.body, call.fate))
 
 
 async def get_identify_face_task(service: TaskService, call: Call) -> JSONResponse:

@@ -10,18 +10,45 @@ from starlette.requests import Request
 from .errors import BusinessCode, KlingError
 
 
+def _bad_content_type(message: str) -> KlingError:
+    return KlingError(BusinessCode.INVALID_REQUEST, message, rule="content-type", path="header.Content-Type")
+
+
+def _not_json(message: str) -> KlingError:
+    return KlingError(BusinessCode.INVALID_REQUEST, message, rule="body-not-json", path="body")
+
+
+def natural_number(text: str | None, max_digits: int = 18) -> int | None:
+    """`text` as a non-negative integer when it is one in ASCII digits, else None.
+
+    `str.isdigit` alone accepts digits `int` refuses ("²"), and `int` refuses very long numbers.
+    """
+    if text is None or not text.isascii() or not text.isdigit() or len(text) > max_digits:
+        return None
+    return int(text)
+
+
 def check_media_type(header: str | None, allowed: tuple[str, ...]) -> None:
     """Accept the spec's media types, with at most a UTF-8 charset parameter."""
     expected = " or ".join(allowed)
     if not header:
-        raise KlingError(BusinessCode.INVALID_REQUEST, f"Content-Type: missing, must be {expected}")
+        raise _bad_content_type(f"Content-Type: missing, must be {expected}")
     media_type, _, params = header.partition(";")
     if media_type.strip().lower() not in allowed:
-        raise KlingError(BusinessCode.INVALID_REQUEST, f"Content-Type: must be {expected}")
+        raise _bad_content_type(f"Content-Type: must be {expected}")
     for param in params.split(";"):
         name, _, value = param.partition("=")
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            raise KlingError(BusinessCode.INVALID_REQUEST, "Content-Type: charset must be utf-8")
+            raise _bad_content_type("Content-Type: charset must be utf-8")
+
+
+def body_too_large(limit: int) -> KlingError:
+    return KlingError(
+        BusinessCode.INVALID_REQUEST,
+        f"body: larger than the limit of {limit} bytes",
+        rule="body-too-large",
+        path="body",
+    )
 
 
 async def read_bounded(request: Request, limit: int) -> bytes:
@@ -30,10 +57,10 @@ async def read_bounded(request: Request, limit: int) -> bytes:
     A declared Content-Length over the limit is refused before reading anything; a chunked
     body is read only up to the chunk that crosses the limit.
     """
-    too_large = KlingError(BusinessCode.INVALID_REQUEST, f"body: larger than the limit of {limit} bytes")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        if int(declared) > limit:
+    too_large = body_too_large(limit)
+    declared = natural_number(request.headers.get("content-length"))
+    if declared is not None:
+        if declared > limit:
             raise too_large
         # The server stops at the declared length, so the whole body is within the limit.
         return await request.body()
@@ -54,13 +81,18 @@ def parse_json(raw: bytes, max_depth: int) -> Any:
     have recursion limits of their own that an accepted body must never reach.
     """
     if not raw.strip():
-        raise KlingError(BusinessCode.INVALID_REQUEST, "body: empty, must be a JSON object")
+        raise _not_json("body: empty, must be a JSON object")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise KlingError(BusinessCode.INVALID_REQUEST, f"body: not valid JSON ({exc})") from None
+        raise _not_json(f"body: not valid JSON ({exc})") from None
     if _depth_exceeds(body, max_depth):
-        raise KlingError(BusinessCode.INVALID_REQUEST, f"body: nested deeper than {max_depth} levels")
+        raise KlingError(
+            BusinessCode.INVALID_REQUEST,
+            f"body: nested deeper than {max_depth} levels",
+            rule="body-too-deep",
+            path="body",
+        )
     return body
 
 

@@ -35,9 +35,15 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def configure_logging(level: str) -> None:
-    """Diagnostics go to stderr; the access log (`access_log.py`) writes its JSON lines to stdout."""
+    """Diagnostics go to stderr; the access log (`request_log.py`) writes its JSON lines to stdout."""
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger().setLevel(level.upper())
+    logging.getLogger("uvicorn.error").addFilter(_quiet_deliberate_drops)
+
+
+def _quiet_deliberate_drops(record: logging.LogRecord) -> bool:
+    """uvicorn calls an unfinished answer an error; the mock leaves one unfinished only to drop a connection."""
+    return record.getMessage() != "ASGI callable returned without completing response."
 
 
 class _AnnouncingServer(uvicorn.Server):
@@ -67,4 +73,5 @@ def run_app(app: ASGIApp, host: str, port: int, note: str) -> None:
 def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
     configure_logging(log_level)
     mode = "only the configured keys" if settings.keys else "any non-empty bearer token"
-    run_app(create_app(settings), host, port, f"accepting {mode}")
+    admin = ", admin API at /__admin" if settings.admin else ""
+    run_app(create_app(settings), host, port, f"accepting {mode}{admin}")

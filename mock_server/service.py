@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from .callbacks import CallbackSender
 from .errors import BusinessCode, KlingError
 from .ids import IdGenerator, now_ms
-from .lifecycle import FAILED, FINAL_STEP, SUCCEED, Lifecycle
-from .outcomes import outcome_for, task_result
+from .journal import caller_fingerprint
+from .lifecycle import FAILED, FINAL_STEP, PROCESSING, SUCCEED, Lifecycle
+from .outcomes import Outcome, outcome_for, task_result
 from .store import Task, TaskStore
+
+SCENARIO_FAILURE = Outcome(succeeded=False, message="the task failed (scenario)")
 
 
 class TaskService:
@@ -21,7 +25,7 @@ class TaskService:
         self.lifecycle = lifecycle
         self.callbacks = callbacks
 
-    async def create(self, owner: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, owner: str, body: dict[str, Any], fate: str | None = None) -> dict[str, Any]:
         now = now_ms()
         task = Task(
             task_id=self.ids.new(),
@@ -30,6 +34,7 @@ class TaskService:
             updated_at=now,
             input=body["input"],
             callback_url=body.get("callback_url"),
+            fate=fate,
         )
         await self.store.add(task)
         self._call_back_on_create(task, now)
@@ -39,9 +44,11 @@ class TaskService:
         task = await self.store.get(task_id)
         # Another caller's task is as unknown as a task that never was: its existence is not told.
         if task is None or task.owner != owner:
-            raise KlingError(BusinessCode.NOT_FOUND, f"task {task_id}: no such task")
+            raise KlingError(
+                BusinessCode.NOT_FOUND, f"task {task_id}: no such task", rule="unknown-task", path="path.task_id"
+            )
         now = now_ms()
-        if self.lifecycle.on_poll(task, now):
+        if self._last_step(task) > task.step and self.lifecycle.on_poll(task, now):
             await self.store.update(task)
             if task.callback_url and self.callbacks:
                 self.callbacks.send(task.callback_url, self.render(task, now))
@@ -52,6 +59,16 @@ class TaskService:
         tasks = await self.store.list_owned(owner, (page_num - 1) * page_size, page_size)
         return [self.render(task, now) for task in tasks]
 
+    async def recent(self, limit: int) -> builtins.list[tuple[str, dict[str, Any]]]:
+        """Everyone's latest tasks, each with its caller's fingerprint, for the admin API."""
+        now = now_ms()
+        return [(caller_fingerprint(task.owner), self.render(task, now)) for task in await self.store.recent(limit)]
+
+    @staticmethod
+    def _last_step(task: Task) -> int:
+        """How far the task may go: a task a scenario holds in `processing` stops at step 1."""
+        return 1 if task.fate == PROCESSING else FINAL_STEP
+
     def _call_back_on_create(self, task: Task, now: int) -> None:
         """Announce `submitted` now and, when time drives the lifecycle, each later status at its time."""
         if not (task.callback_url and self.callbacks):
@@ -59,7 +76,7 @@ class TaskService:
         self.callbacks.send(task.callback_url, self.render(task, now))
         tick = self.lifecycle.tick_ms
         if tick > 0:
-            for step in range(1, FINAL_STEP + 1):
+            for step in range(1, self._last_step(task) + 1):
                 at = task.created_at + step * tick
                 self.callbacks.send(task.callback_url, self.render(task, at), delay=(at - now) / 1000)
 
@@ -72,7 +89,10 @@ class TaskService:
     def render(self, task: Task, now: int) -> dict[str, Any]:
         """The task as the query returns it, as of `now`."""
         step, updated_at = self.lifecycle.current(task, now)
-        outcome = outcome_for(task.input)
+        if step > self._last_step(task):
+            step = self._last_step(task)
+            updated_at = task.created_at + step * self.lifecycle.tick_ms
+        outcome = SCENARIO_FAILURE if task.fate == FAILED else outcome_for(task.input)
         status = self.lifecycle.status(step, outcome.succeeded)
         data: dict[str, Any] = {
             "task_id": task.task_id,

@@ -18,9 +18,10 @@ import yaml
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # A wheel carries a copy of the spec inside the package; a source checkout reads the one at the root.
-_BUNDLED_SPEC = _PACKAGE_DIR / "openapi" / "identify-face.yaml"
-_REPO_SPEC = _PACKAGE_DIR.parent / "openapi" / "identify-face.yaml"
-DEFAULT_SPEC_PATH = _BUNDLED_SPEC if _BUNDLED_SPEC.exists() else _REPO_SPEC
+_SPEC_DIR = _PACKAGE_DIR / "openapi" if (_PACKAGE_DIR / "openapi").exists() else _PACKAGE_DIR.parent / "openapi"
+DEFAULT_SPEC_PATH = _SPEC_DIR / "identify-face.yaml"
+# The mock's own admin API (`serve --admin`), whose schemas also validate scenarios.
+ADMIN_SPEC_PATH = _SPEC_DIR / "admin.yaml"
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -40,8 +41,16 @@ class Operation:
     # Query and path parameters, validated together as one object; each with its JSON type, to
     # turn the strings of a URL into the values the schema expects.
     parameter_types: dict[str, str] = field(default_factory=dict)
+    # Each parameter's place, `query` or `path`, which findings name it by (`query.pageSize`).
+    parameter_locations: dict[str, str] = field(default_factory=dict)
     parameter_defaults: dict[str, Any] = field(default_factory=dict)
     parameters_validator: jsonschema_rs.Validator | None = field(default=None, repr=False)
+    # The body as a careful client sends it (`x-kling-recommended`): its breaches are warnings. Only
+    # errors located under `recommended_at` are its own; the rest repeat the body schema's.
+    recommended_validator: jsonschema_rs.Validator | None = field(default=None, repr=False)
+    recommended_at: tuple[str, ...] = ()
+    # Polling the same resource faster than this is worth a warning (`x-kling-min-poll-interval-ms`).
+    min_poll_interval_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,15 @@ class Spec:
 
     @cached_property
     def status_by_code(self) -> dict[int, int]:
-        return business_code_table(self.document)
+        return {code: status for code, (status, _) in business_code_table(self.document).items()}
+
+    @cached_property
+    def meaning_by_code(self) -> dict[int, str]:
+        return {code: meaning for code, (_, meaning) in business_code_table(self.document).items()}
+
+    def validator(self, pointer: str) -> jsonschema_rs.Validator:
+        """A validator of the schema at `pointer` (e.g. `#/components/schemas/Scenario`)."""
+        return _compile(self.document, {"$ref": pointer})
 
     def schema_node(self, schema_path: list[str | int]) -> Any:
         """The node of the document at a validator's schema path."""
@@ -64,23 +81,33 @@ class Spec:
         return node
 
 
-def business_code_table(document: dict[str, Any]) -> dict[int, int]:
-    """Kling's business-code table: each code with the HTTP status it is sent with.
+def business_code_table(document: dict[str, Any]) -> dict[int, tuple[int, str]]:
+    """Kling's business-code table: each code with the HTTP status it is sent with, and its meaning.
 
     Read from the `code` enums of the error responses the operations declare, so that the spec's
     `components.responses` are the only copy of the table.
     """
-    table: dict[int, int] = {}
+    table: dict[int, tuple[int, str]] = {}
     for item in document["paths"].values():
         for method in HTTP_METHODS:
             for status, response in item.get(method, {}).get("responses", {}).items():
-                if "$ref" in response:
-                    response = document["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+                response = resolve_response(document, response)
                 schema = response.get("content", {}).get("application/json", {}).get("schema", {})
                 for part in schema.get("allOf", []):
-                    for code in part.get("properties", {}).get("code", {}).get("enum", []):
-                        table[code] = int(status)
+                    code_schema = part.get("properties", {}).get("code", {})
+                    meanings = code_schema.get("x-enum-descriptions", [])
+                    for index, code in enumerate(code_schema.get("enum", [])):
+                        meaning = meanings[index] if index < len(meanings) else response.get("description", "")
+                        table[code] = (int(status), meaning)
     return table
+
+
+def resolve_response(document: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """A response object, following its `$ref` into `components.responses`."""
+    if "$ref" in response:
+        resolved: dict[str, Any] = document["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+        return resolved
+    return response
 
 
 def load_spec(path: Path = DEFAULT_SPEC_PATH) -> Spec:
@@ -98,7 +125,8 @@ def load_spec(path: Path = DEFAULT_SPEC_PATH) -> Spec:
 def _compile_operation(document: dict[str, Any], route: str, method: str, global_security: list[Any]) -> Operation:
     raw = document["paths"][route][method]
     body = raw.get("requestBody")
-    validator = None
+    validator = recommended_validator = None
+    recommended_at: tuple[str, ...] = ()
     media_types: tuple[str, ...] = ()
     max_body_bytes = max_body_depth = 0
     if body is not None:
@@ -107,7 +135,12 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
         max_body_depth = int(body.get("x-kling-max-body-depth", 32))
         pointer = _pointer("paths", route, method, "requestBody", "content", media_types[0], "schema")
         validator = _compile(document, {"$ref": pointer})
+        recommended = body.get("x-kling-recommended")
+        if recommended is not None:
+            recommended_validator = _compile(document, recommended)
+            recommended_at = tuple(recommended["$ref"].removeprefix("#/").split("/"))
     parameter_types: dict[str, str] = {}
+    parameter_locations: dict[str, str] = {}
     parameter_defaults: dict[str, Any] = {}
     properties: dict[str, Any] = {}
     required: list[str] = []
@@ -116,6 +149,7 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
             continue
         name = parameter["name"]
         parameter_types[name] = parameter.get("schema", {}).get("type", "string")
+        parameter_locations[name] = parameter["in"]
         if "default" in parameter.get("schema", {}):
             parameter_defaults[name] = parameter["schema"]["default"]
         properties[name] = {"$ref": _pointer("paths", route, method, "parameters", str(index), "schema")}
@@ -134,8 +168,12 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
         requires_auth=bool(raw.get("security", global_security)),
         body_validator=validator,
         parameter_types=parameter_types,
+        parameter_locations=parameter_locations,
         parameter_defaults=parameter_defaults,
         parameters_validator=parameters_validator,
+        recommended_validator=recommended_validator,
+        recommended_at=recommended_at,
+        min_poll_interval_ms=raw.get("x-kling-min-poll-interval-ms"),
     )
 
 

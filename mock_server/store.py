@@ -22,6 +22,8 @@ class Task:
     input: dict[str, Any] = field(repr=False)
     callback_url: str | None = None
     step: int = 0
+    # What a scenario decided for it: "failed", or "processing" for ever; None lets its input decide.
+    fate: str | None = None
 
 
 class TaskStore(Protocol):
@@ -33,6 +35,10 @@ class TaskStore(Protocol):
 
     async def list_owned(self, owner: str, offset: int, limit: int) -> list[Task]:
         """The owner's tasks, newest first."""
+        ...
+
+    async def recent(self, limit: int) -> list[Task]:
+        """Everyone's tasks, newest first: for the admin API, not for callers."""
         ...
 
     async def aclose(self) -> None:
@@ -94,6 +100,9 @@ class MemoryTaskStore:
     async def list_owned(self, owner: str, offset: int, limit: int) -> list[Task]:
         ids = itertools.islice(reversed(self._owned.get(owner, {})), offset, offset + limit)
         return [self._tasks[task_id] for task_id in ids]
+
+    async def recent(self, limit: int) -> list[Task]:
+        return [self._tasks[task_id] for task_id in itertools.islice(reversed(self._age), limit)]
 
     async def aclose(self) -> None:
         pass

@@ -31,12 +31,13 @@ CREATE TABLE IF NOT EXISTS tasks (
     updated_at   INTEGER NOT NULL,
     step         INTEGER NOT NULL,
     callback_url TEXT,
-    input        BLOB NOT NULL
+    input        BLOB NOT NULL,
+    fate         TEXT
 );
 -- An index on owner holds (owner, rowid): an owner's tasks in creation order, read newest first.
 CREATE INDEX IF NOT EXISTS tasks_by_owner ON tasks (owner);
 """
-_COLUMNS = "task_id, owner, created_at, updated_at, input, callback_url, step"
+_COLUMNS = "task_id, owner, created_at, updated_at, input, callback_url, step, fate"
 
 
 class StateFileError(Exception):
@@ -53,6 +54,9 @@ class SqliteTaskStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}
+            if columns and "fate" not in columns:  # a state file from before scenarios
+                self._db.execute("ALTER TABLE tasks ADD COLUMN fate TEXT")
             self._db.execute(f"SELECT {_COLUMNS} FROM tasks LIMIT 0")  # a foreign `tasks` table fails here, not later
         except sqlite3.Error as exc:
             raise StateFileError(f"cannot use {self.path} as the state file: {exc}") from None
@@ -60,7 +64,7 @@ class SqliteTaskStore:
     async def add(self, task: Task) -> None:
         # In autocommit mode (isolation_level=None) the statement is committed when execute returns.
         self._db.execute(
-            f"INSERT INTO tasks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO tasks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 task.task_id,
                 task.owner,
@@ -69,6 +73,7 @@ class SqliteTaskStore:
                 orjson.dumps(task.input),
                 task.callback_url,
                 task.step,
+                task.fate,
             ),
         )
 
@@ -89,6 +94,10 @@ class SqliteTaskStore:
         ).fetchall()
         return [_task(row) for row in rows]
 
+    async def recent(self, limit: int) -> list[Task]:
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM tasks ORDER BY rowid DESC LIMIT ?", (limit,)).fetchall()
+        return [_task(row) for row in rows]
+
     async def aclose(self) -> None:
         self._db.close()
 
@@ -98,5 +107,5 @@ class SqliteTaskStore:
 
 
 def _task(row: tuple[Any, ...]) -> Task:
-    task_id, owner, created_at, updated_at, input_json, callback_url, step = row
-    return Task(task_id, owner, created_at, updated_at, orjson.loads(input_json), callback_url, step)
+    task_id, owner, created_at, updated_at, input_json, callback_url, step, fate = row
+    return Task(task_id, owner, created_at, updated_at, orjson.loads(input_json), callback_url, step, fate)

@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from .errors import BusinessCode, KlingError
+from .errors import BusinessCode, Finding, KlingError
 from .spec import Operation, Spec
 
 _MAX_REPORTED = 5
@@ -32,6 +32,8 @@ _GENERIC: dict[str, str] = {
     "format": "must be a valid {format}",
     "anyOf": "must match at least one of the allowed shapes",
     "oneOf": "must match exactly one of the allowed shapes",
+    "unevaluatedProperties": "is not a field of the contract",
+    "additionalProperties": "is not a field of the contract",
 }
 
 
@@ -39,15 +41,27 @@ def validate_body(spec: Spec, validator: jsonschema_rs.Validator, body: Any) -> 
     """Raise `KlingError` naming every violation (up to a few) of the request body."""
     if validator.is_valid(body):
         return
-    errors = list(validator.iter_errors(body))
-    problems = [_describe(spec, error) for error in errors]
+    findings = body_findings(spec, validator, body)
     # A body of the wrong type altogether is a malformed request, not a bad parameter.
-    malformed = any(not error.instance_path and error.schema_path[-1] == "type" for error in errors)
+    malformed = any(finding.path == "body" and finding.rule == "type" for finding in findings)
     code = BusinessCode.INVALID_REQUEST if malformed else BusinessCode.INVALID_PARAMETER
-    message = "; ".join(problems[:_MAX_REPORTED])
-    if len(problems) > _MAX_REPORTED:
-        message += f"; and {len(problems) - _MAX_REPORTED} more"
-    raise KlingError(code, message)
+    raise _refusal(code, findings)
+
+
+def body_findings(
+    spec: Spec, validator: jsonschema_rs.Validator, body: Any, within: tuple[str, ...] = ()
+) -> list[Finding]:
+    """Every violation of `validator`'s schema by `body`; with `within`, only those of schema nodes under it.
+
+    `within` keeps the recommended schema's own advice and drops the errors it repeats from the
+    schema it builds on.
+    """
+    return [
+        finding
+        for error in validator.iter_errors(body)
+        if error.schema_path[: len(within)] == list(within)
+        for finding in _describe(spec, error)
+    ]
 
 
 def validate_parameters(
@@ -57,19 +71,39 @@ def validate_parameters(
 
     Parameters the spec does not name are ignored, as real backends ignore them.
     """
+    values, findings = parameter_findings(spec, operation, path, query)
+    if findings:
+        raise _refusal(BusinessCode.INVALID_PARAMETER, findings)
+    return values
+
+
+def parameter_findings(
+    spec: Spec, operation: Operation, path: Mapping[str, str], query: Mapping[str, str]
+) -> tuple[dict[str, Any], list[Finding]]:
+    """The typed parameters with their defaults, and every violation of their schemas."""
     if not operation.parameter_types:
-        return {}
+        return {}, []
     values = {}
     for name, kind in operation.parameter_types.items():
         raw = path.get(name, query.get(name))
         if raw is not None:
             values[name] = _typed(raw, kind)
     if operation.parameters_validator is None or operation.parameters_validator.is_valid(values):
-        return {**operation.parameter_defaults, **values}
-    problems = [
-        _describe(spec, error, root="parameters") for error in operation.parameters_validator.iter_errors(values)
+        return {**operation.parameter_defaults, **values}, []
+    findings = [
+        finding
+        for error in operation.parameters_validator.iter_errors(values)
+        for finding in _describe(spec, error, operation.parameter_locations)
     ]
-    raise KlingError(BusinessCode.INVALID_PARAMETER, "; ".join(problems[:_MAX_REPORTED]))
+    return values, findings
+
+
+def _refusal(code: BusinessCode, findings: list[Finding]) -> KlingError:
+    message = "; ".join(finding.message for finding in findings[:_MAX_REPORTED])
+    if len(findings) > _MAX_REPORTED:
+        message += f"; and {len(findings) - _MAX_REPORTED} more"
+    first = findings[0]
+    return KlingError(code, message, rule=first.rule, path=first.path)
 
 
 def _typed(value: str, kind: str) -> Any:
@@ -86,17 +120,34 @@ def _typed(value: str, kind: str) -> Any:
     return value
 
 
-def _describe(spec: Spec, error: jsonschema_rs.ValidationError, root: str = "body") -> str:
-    keyword = error.schema_path[-1]
+def _describe(
+    spec: Spec, error: jsonschema_rs.ValidationError, locations: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """The findings of one validation error: one, or one per property an `unevaluatedProperties` names.
+
+    A body's paths are its fields' (`input.mode`, or `body` for the whole); parameters, validated
+    together as one object, are named by where each comes from (`locations`: `query.pageSize`).
+    """
+    keyword = str(error.schema_path[-1])
     params = error.kind.as_dict()
-    path = list(error.instance_path)
-    if keyword == "required":
-        path.append(params["property"])
-    overrides = spec.schema_node(error.schema_path[:-1]).get("x-kling-errors", {})
-    template = overrides.get(keyword) or _GENERIC.get(str(keyword), "is invalid ({keyword})")
+    node = spec.schema_node(error.schema_path[:-1])
+    rule = node.get("x-kling-rules", {}).get(keyword, keyword)
+    template = node.get("x-kling-errors", {}).get(keyword) or _GENERIC.get(keyword, "is invalid ({keyword})")
     if keyword == "minLength" and params.get("limit") == 1:
         template = "must not be empty"
-    return f"{_dotted(path, root)}: {template.format_map(_Params(keyword=str(keyword), **_readable(params)))}"
+    message = template.format_map(_Params(keyword=keyword, **_readable(params)))
+    base = list(error.instance_path)
+    if keyword in ("unevaluatedProperties", "additionalProperties"):
+        paths = [[*base, name] for name in params.get("unexpected", [])]
+    else:
+        paths = [[*base, params["property"]] if keyword == "required" else base]
+    findings = []
+    for parts in paths:
+        where = _dotted(parts, "body")
+        if locations is not None and parts:
+            where = f"{locations.get(str(parts[0]), 'query')}.{where}"
+        findings.append(Finding(rule, where, f"{where}: {message}"))
+    return findings
 
 
 def _dotted(path: list[str | int], root: str) -> str:

@@ -24,6 +24,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from mock_server.process import MockProcess
+from mock_server.scenarios import ScenarioBook, read_scenario_file
 from mock_server.spec import Operation, Spec, load_spec
 
 from .support import CREATE_PATH
@@ -224,6 +225,7 @@ def test_fixtures_exist() -> None:
     assert len(VALID) >= 10
     assert len(INVALID) >= 30
     assert len(RESPONSES) >= 9
+    assert SCENARIO_FILES
 
 
 @pytest.mark.parametrize("fixture", ALL_REQUESTS, ids=_ids(ALL_REQUESTS))
@@ -331,3 +333,16 @@ def test_replay_against_mock(bare_client: httpx.Client, fixture: RequestFixture)
     pointer = _response_schema_pointer(response.status_code)
     errors = [error.message for error in _compiled_validator(pointer).iter_errors(envelope)]
     assert not errors, f"the mock's answer breaks the spec's {response.status_code} response schema: {errors}"
+
+
+# --- scenario files ---------------------------------------------------------------------------------
+
+SCENARIO_FILES = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=[path.name for path in SCENARIO_FILES])
+def test_scenario_file_is_playable(path: Path) -> None:
+    """Each example scenario file passes the admin spec's `Scenario` schema and the mock's own checks."""
+    scenarios = read_scenario_file(path)
+    book = ScenarioBook(_spec(), scenarios)
+    assert [scenario.name for scenario in book] == [raw["name"] for raw in scenarios]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -79,6 +80,26 @@ def test_taken_port_is_a_clear_error() -> None:
         )
     assert result.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--admin", "--host", "0.0.0.0"], "--admin on 0.0.0.0, beyond loopback, needs --admin-token"),
+        (["--admin", "--journal-size", "0"], "--admin needs a journal"),
+    ],
+)
+def test_flags_that_do_not_go_together_are_refused_before_listening(flags: list[str], message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server", "serve", "--port", "0", *flags],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "KLING_MOCK_ADMIN_TOKEN": ""},
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 

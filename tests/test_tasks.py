@@ -144,7 +144,7 @@ def test_list_parameters_out_of_range_are_400_1201(
     with _client(instant_mock, "lister") as http:
         response = http.get(CREATE_PATH, params=params)
     assert (response.status_code, response.json()["code"]) == (400, 1201)
-    assert response.json()["message"].startswith(f"{field}: ")
+    assert response.json()["message"].startswith(f"query.{field}: ")
 
 
 def test_same_seed_same_requests_same_answers() -> None:

@@ -76,7 +76,10 @@ def test_valid_bodies_pass(body: Any) -> None:
 
 
 EXACT_MESSAGES: dict[str, tuple[Any, str]] = {
-    "missing_input": ({}, "input: is required"),
+    "missing_input": (
+        {},
+        "input: is required; the task's fields go inside it (fields at the top level are the upstream dialect's shape)",
+    ),
     "input_not_object": ({"input": "text2video"}, "input: must be of type object"),
     "missing_mode": ({"input": without(TEXT2VIDEO, "mode")}, "input.mode: is required"),
     "bad_mode": ({"input": {**TEXT2VIDEO, "mode": "bogus"}}, "input.mode: must be one of text2video, audio2video"),

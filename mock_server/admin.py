@@ -1,0 +1,240 @@
+"""The admin API (`serve --admin`), as openapi/admin.yaml describes it: journal, scenarios, tasks, a page.
+
+It lives under `/__admin`, outside Kling's namespace, on the mock's own host and port. With an
+admin token, every call needs it: as a bearer token, or as the cookie `/__admin/login` sets for
+browsers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from .errors import KlingError
+from .journal import Entry, Journal
+from .request_body import natural_number, read_bounded
+from .responses import JSONResponse
+from .scenarios import ScenarioBook, ScenarioError
+from .service import TaskService
+from .verdicts import Judge
+
+PREFIX = "/__admin"
+COOKIE = "kling_mock_admin"
+_LOGIN_BODY_LIMIT = 4096
+_SCENARIO_BODY_LIMIT = 64 * 1024
+_INTEGER_FILTERS = ("status", "code", "since", "limit")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+class Admin:
+    def __init__(
+        self, token: str | None, journal: Journal, judge: Judge, scenarios: ScenarioBook, service: TaskService
+    ) -> None:
+        self.token = token
+        self.journal = journal
+        self.judge = judge
+        self.scenarios = scenarios
+        self.service = service
+
+    def routes(self) -> list[Route]:
+        guarded = self._guarded
+        return [
+            Route(PREFIX, self._page, methods=["GET"]),
+            Route(f"{PREFIX}/", self._page, methods=["GET"]),
+            Route(f"{PREFIX}/login", self._login_form, methods=["GET"]),
+            Route(f"{PREFIX}/login", self._login, methods=["POST"]),
+            Route(f"{PREFIX}/journal", guarded(self._journal), methods=["GET"]),
+            Route(f"{PREFIX}/journal", guarded(self._clear_journal), methods=["DELETE"]),
+            Route(f"{PREFIX}/scenarios", guarded(self._scenarios), methods=["GET"]),
+            Route(f"{PREFIX}/scenarios", guarded(self._add_scenario), methods=["POST"]),
+            Route(f"{PREFIX}/scenarios", guarded(self._clear_scenarios), methods=["DELETE"]),
+            Route(f"{PREFIX}/scenarios/{{name}}", guarded(self._remove_scenario), methods=["DELETE"]),
+            Route(f"{PREFIX}/tasks", guarded(self._tasks), methods=["GET"]),
+            Route(f"{PREFIX}/reset", guarded(self._reset), methods=["POST"]),
+        ]
+
+    # Who may.
+
+    def _allowed(self, request: Request) -> bool:
+        if self.token is None:
+            return True
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            return hmac.compare_digest(presented.strip().encode(), self.token.encode())
+        return hmac.compare_digest(request.cookies.get(COOKIE, "").encode(), self._cookie_value().encode())
+
+    def _cookie_value(self) -> str:
+        """What a signed-in browser carries: derived from the admin token, so the token itself never sits in it."""
+        assert self.token is not None
+        return hmac.new(self.token.encode(), b"kling-mock admin cookie", hashlib.sha256).hexdigest()
+
+    def _guarded(self, endpoint: Endpoint) -> Endpoint:
+        async def guarded(request: Request) -> Response:
+            if not self._allowed(request):
+                return _error(401, "the admin token is missing or wrong: send 'Authorization: Bearer <admin token>'")
+            return await endpoint(request)
+
+        return guarded
+
+    # The page, for people.
+
+    async def _page(self, request: Request) -> Response:
+        from .admin_page import render_page  # jinja2 loads only when someone looks
+
+        if not self._allowed(request):
+            return RedirectResponse(f"{PREFIX}/login", status_code=303)
+        refresh = natural_number(request.query_params.get("refresh"), max_digits=4)
+        entries = [self._entry_json(entry) for entry in self.journal]
+        html = render_page(
+            entries,
+            await self._task_items(100),
+            recorded=self.journal.recorded,
+            dropped=self.journal.dropped,
+            refresh_seconds=5 if refresh is None else refresh,
+        )
+        return _html(html)
+
+    async def _login_form(self, request: Request) -> Response:
+        from .admin_page import render_login
+
+        return _html(render_login())
+
+    async def _login(self, request: Request) -> Response:
+        from .admin_page import render_login
+
+        raw = await _bounded_body(request, _LOGIN_BODY_LIMIT)
+        presented = parse_qs((raw or b"").decode("utf-8", "replace")).get("token", [""])[0]
+        if self.token is not None and not hmac.compare_digest(presented.encode(), self.token.encode()):
+            return _html(render_login("That is not the admin token."), status_code=401)
+        response = RedirectResponse(PREFIX, status_code=303)
+        if self.token is not None:
+            response.set_cookie(COOKIE, self._cookie_value(), path=PREFIX, httponly=True, samesite="strict")
+        return response
+
+    # The journal.
+
+    def _entry_json(self, entry: Entry) -> dict[str, Any]:
+        self.judge.verdict(entry)
+        return entry.to_json()
+
+    async def _journal(self, request: Request) -> Response:
+        filters = dict(request.query_params)
+        numbers = {name: natural_number(filters[name]) for name in _INTEGER_FILTERS if name in filters}
+        for name, number in numbers.items():
+            if number is None:
+                return _error(400, f"query.{name}: must be a non-negative integer")
+        if numbers.get("limit") == 0:
+            return _error(400, "query.limit: must be 1 or more")
+        if filters.get("verdict") not in (None, "error", "warning", "clean"):
+            return _error(400, "query.verdict: must be one of error, warning, clean")
+        matching = [entry for entry in self.journal if self._matches(entry, filters)]
+        limit = numbers.get("limit") or len(matching)
+        page = {
+            "entries": [self._entry_json(entry) for entry in matching[-limit:]],
+            "total": len(matching),
+            "recorded": self.journal.recorded,
+            "dropped": self.journal.dropped,
+            "capacity": self.journal.capacity,
+        }
+        return JSONResponse(page)
+
+    def _matches(self, entry: Entry, filters: dict[str, str]) -> bool:
+        simple = {
+            "operation": entry.operation_id,
+            "method": entry.method,
+            "path": entry.path,
+            "status": str(entry.status),
+            "code": str(entry.code),
+        }
+        if any(name in filters and filters[name] != value for name, value in simple.items()):
+            return False
+        if "since" in filters and entry.seq <= int(filters["since"]):
+            return False
+        if "verdict" in filters or "rule" in filters:
+            verdict = self.judge.verdict(entry)
+            if filters.get("verdict", verdict.result) != verdict.result:
+                return False
+            rules = {finding.rule for finding in (*verdict.errors, *verdict.warnings)}
+            if "rule" in filters and filters["rule"] not in rules:
+                return False
+        return True
+
+    async def _clear_journal(self, request: Request) -> Response:
+        self.journal.clear()
+        return Response(status_code=204)
+
+    # Scenarios.
+
+    async def _scenarios(self, request: Request) -> Response:
+        return JSONResponse({"scenarios": [scenario.to_json() for scenario in self.scenarios]})
+
+    async def _add_scenario(self, request: Request) -> Response:
+        raw = await _bounded_body(request, _SCENARIO_BODY_LIMIT)
+        if raw is None:
+            return _error(400, f"body: larger than {_SCENARIO_BODY_LIMIT} bytes")
+        try:
+            scenario = self.scenarios.add(orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            return _error(400, "body: not valid JSON")
+        except ScenarioError as exc:
+            return _error(400, str(exc))
+        return JSONResponse(scenario.to_json(), status_code=201)
+
+    async def _clear_scenarios(self, request: Request) -> Response:
+        self.scenarios.clear()
+        return Response(status_code=204)
+
+    async def _remove_scenario(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if not self.scenarios.remove(name):
+            return _error(404, f"no scenario named {name!r}")
+        return Response(status_code=204)
+
+    async def _reset(self, request: Request) -> Response:
+        self.journal.clear()
+        self.scenarios.reset()
+        return Response(status_code=204)
+
+    # Tasks.
+
+    async def _tasks(self, request: Request) -> Response:
+        limit = natural_number(request.query_params.get("limit", "100"))
+        if limit is None or not 1 <= limit <= 1000:
+            return _error(400, "query.limit: must be an integer from 1 to 1000")
+        return JSONResponse({"tasks": await self._task_items(limit)})
+
+    async def _task_items(self, limit: int) -> list[dict[str, Any]]:
+        return [{"caller": caller, "task": task} for caller, task in await self.service.recent(limit)]
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than `limit`."""
+    try:
+        return await read_bounded(request, limit)
+    except KlingError:
+        return None
+
+
+def _html(content: str, status_code: int = 200) -> HTMLResponse:
+    """A page that loads nothing from elsewhere, runs no script and is never cached or framed."""
+    return HTMLResponse(content, status_code=status_code, headers=_PAGE_HEADERS)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)

@@ -1,0 +1,161 @@
+"""Every request's record: a line in the access log, and an entry in the journal.
+
+Pure ASGI middleware, so that it costs little. Access lines carry the request id, never a
+header: the Authorization token cannot leak. They are written to stdout's buffer without going
+through `logging` (which flushes every record, a system call per request) and flushed a moment
+later, so that a burst of requests costs one write. Journal entries are built from what the app
+noted in `scope["state"]` while answering (see `app.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, BinaryIO
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .ids import IdGenerator, now_ms
+from .journal import (
+    BODY_KEPT_BYTES,
+    Entry,
+    Journal,
+    blank,
+    blank_text,
+    caller_fingerprint,
+    credentials,
+    redacted_finding,
+    redacted_headers,
+)
+from .verdicts import Judge
+
+# `--log-level info` (the default) turns the access log on; `warning` and above turn it off.
+logger = logging.getLogger("kling_mock.access")
+FLUSH_AFTER_SECONDS = 0.1
+
+
+class RequestLogMiddleware:
+    """Gives each request its `request_id` (in `scope["state"]`), logs its outcome and journals it.
+
+    Requests to paths starting with one of `unjournaled` (the mock's own endpoints) are not journaled.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        ids: IdGenerator,
+        sink: BinaryIO,
+        journal: Journal | None = None,
+        judge: Judge | None = None,
+        unjournaled: tuple[str, ...] = (),
+    ) -> None:
+        self.app = app
+        self.ids = ids
+        self.sink = sink
+        self.journal = journal
+        self.judge = judge
+        self.unjournaled = unjournaled
+        self._flush_pending = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state["request_id"] = self.ids.new()
+        arrived = now_ms()
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+            # A token can land anywhere a client puts it, the path included (arguments swapped).
+            secrets = credentials(scope["headers"])
+            if logger.isEnabledFor(logging.INFO):
+                record = {
+                    "request_id": state["request_id"],
+                    "method": scope["method"],
+                    "path": blank_text(scope["path"], secrets),
+                    "status": status,
+                    "code": state.get("business_code"),
+                    "ms": elapsed_ms,
+                }
+                self._write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+            if self.journal is not None and not scope["path"].startswith(self.unjournaled):
+                self._journal(self.journal, scope, state, secrets, status, arrived, elapsed_ms)
+
+    def _journal(
+        self,
+        journal: Journal,
+        scope: Scope,
+        state: dict[str, Any],
+        secrets: tuple[str, ...],
+        status: int,
+        arrived: int,
+        elapsed_ms: float,
+    ) -> None:
+        body: bytes | None = state.get("body")
+        operation = state.get("operation")
+        owner = state.get("owner")
+        caller = caller_fingerprint(owner) if owner else None
+        dropped = state.get("dropped", False)
+        entry = Entry(
+            seq=journal.next_seq(),
+            request_id=state["request_id"],
+            at=arrived,
+            duration_ms=elapsed_ms,
+            method=scope["method"],
+            path=scope["path"],
+            query=scope["query_string"].decode("latin-1"),
+            operation_id=operation.operation_id if operation else None,
+            caller=caller,
+            headers=redacted_headers(scope["headers"], secrets),
+            body=body or b"",
+            body_bytes=len(body) if body is not None else state.get("body_bytes", 0),
+            # Refused before it was read: none of it is kept.
+            body_truncated=body is None and state.get("body_bytes", 0) > 0,
+            status=status,
+            code=None if dropped else state.get("business_code"),
+            message=None if dropped else state.get("message"),
+            refusal=state.get("refusal"),
+            scenarios=state.get("scenarios", ()),
+        )
+        if operation is not None and operation.min_poll_interval_ms is not None:
+            entry.since_last_poll_ms = journal.since_last_poll(caller, scope["path"], arrived)
+        # The verdict is of the request as received; what is kept shows no secret and at most
+        # BODY_KEPT_BYTES of body. When keeping changes the request, it is judged now, while it can be.
+        shown = (
+            blank(entry.body[:BODY_KEPT_BYTES], secrets),
+            blank_text(entry.path, secrets),
+            blank_text(entry.query, secrets),
+        )
+        if shown != (entry.body, entry.path, entry.query) and self.judge is not None:
+            self.judge.verdict(entry)
+        entry.body_truncated = entry.body_truncated or len(entry.body) > BODY_KEPT_BYTES
+        entry.body, entry.path, entry.query = shown
+        if secrets:
+            entry.message = blank_text(entry.message, secrets) if entry.message else entry.message
+            entry.refusal = redacted_finding(entry.refusal, secrets) if entry.refusal else None
+            entry.verdict = entry.verdict.redacted(secrets) if entry.verdict else None
+        journal.record(entry)
+
+    def _write(self, line: bytes) -> None:
+        self.sink.write(line)
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_later(FLUSH_AFTER_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        self._flush_pending = False
+        if not self.sink.closed:
+            self.sink.flush()

@@ -1,0 +1,129 @@
+"""Judging a recorded request against the spec: every error the real API would refuse it for, and warnings.
+
+The mock itself stops at the first problem; a client's authors want them all. So a request is
+judged again from its recorded facts, with the same compiled schemas and the same checks the
+mock answers with, collecting instead of stopping. What cannot be judged again from the record
+(the token, or whether a task existed) is taken from the refusal the mock answered with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .errors import Finding, KlingError
+from .journal import Entry, redacted_finding
+from .request_body import body_too_large, check_media_type, parse_json
+from .spec import Operation, Spec
+from .validation import body_findings, parameter_findings
+
+# Refusals the record cannot be judged again for (the token is not kept; a task's existence was
+# of its moment), so the verdict takes them from the mock's answer. Every other refusal is
+# worked out again, along with whatever else the answer did not mention.
+_TAKEN_FROM_ANSWER = frozenset(
+    {"auth-missing", "auth-malformed", "auth-rejected", "unknown-path", "method", "unknown-task", "scenario-header"}
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    errors: tuple[Finding, ...] = ()
+    warnings: tuple[Finding, ...] = ()
+
+    @property
+    def result(self) -> str:
+        return "error" if self.errors else "warning" if self.warnings else "clean"
+
+    def redacted(self, secrets: tuple[str, ...]) -> Verdict:
+        """The verdict with `secrets` blanked from its findings (a message may quote a path that held one)."""
+        errors = tuple(redacted_finding(finding, secrets) for finding in self.errors)
+        return Verdict(errors, tuple(redacted_finding(finding, secrets) for finding in self.warnings))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "result": self.result,
+            "errors": [vars(finding) for finding in self.errors],
+            "warnings": [vars(finding) for finding in self.warnings],
+        }
+
+
+class Judge:
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self._operations = {operation.operation_id: operation for operation in spec.operations}
+
+    def verdict(self, entry: Entry) -> Verdict:
+        """The entry's verdict, worked out once."""
+        if entry.verdict is None:
+            entry.verdict = self._judge(entry)
+        return entry.verdict
+
+    def _judge(self, entry: Entry) -> Verdict:
+        errors: list[Finding] = []
+        warnings: list[Finding] = []
+        refusal = entry.refusal
+        operation = self._operations.get(entry.operation_id or "")
+        if refusal is not None and refusal.rule in _TAKEN_FROM_ANSWER:
+            errors.append(refusal)
+        if operation is None:
+            return Verdict(_unique(errors), ())
+        query = dict(parse_qsl(entry.query, keep_blank_values=True))
+        path_values = _path_values(operation, entry.path)
+        _, parameter_errors = parameter_findings(self.spec, operation, path_values, query)
+        errors += parameter_errors
+        warnings += [
+            Finding("unknown-parameter", f"query.{name}", f"query.{name}: is not a parameter of the contract")
+            for name in query
+            if name not in operation.parameter_types
+        ]
+        if operation.body_validator is not None:
+            body_errors, body_warnings = self._judge_body(operation, entry)
+            errors += body_errors
+            warnings += body_warnings
+        minimum = operation.min_poll_interval_ms
+        if minimum is not None and entry.since_last_poll_ms is not None and entry.since_last_poll_ms < minimum:
+            warnings.append(
+                Finding(
+                    "polling-too-fast",
+                    "path.task_id",
+                    f"{entry.path}: polled again after {entry.since_last_poll_ms} ms; "
+                    f"poll the same task at most once every {minimum} ms",
+                )
+            )
+        return Verdict(_unique(errors), _unique(warnings))
+
+    def _judge_body(self, operation: Operation, entry: Entry) -> tuple[list[Finding], list[Finding]]:
+        errors: list[Finding] = []
+        try:
+            check_media_type(entry.headers.get("content-type"), operation.media_types)
+        except KlingError as exc:
+            errors.append(exc.finding)
+        if entry.body_bytes > operation.max_body_bytes:
+            errors.append(body_too_large(operation.max_body_bytes).finding)
+            return errors, []
+        try:
+            body = parse_json(entry.body, operation.max_body_depth)
+        except KlingError as exc:
+            errors.append(exc.finding)
+            return errors, []
+        assert operation.body_validator is not None
+        errors += body_findings(self.spec, operation.body_validator, body)
+        warnings: list[Finding] = []
+        if operation.recommended_validator is not None:
+            warnings = body_findings(self.spec, operation.recommended_validator, body, operation.recommended_at)
+        return errors, warnings
+
+
+def _path_values(operation: Operation, path: str) -> dict[str, str]:
+    """The path parameters of `path`, matched against the operation's template segment by segment."""
+    values = {}
+    for template, actual in zip(operation.path.split("/"), path.split("/"), strict=False):
+        if template.startswith("{") and template.endswith("}"):
+            values[template[1:-1]] = actual
+    return values
+
+
+def _unique(findings: list[Finding]) -> tuple[Finding, ...]:
+    """Findings once each: a rule reached through two schema branches reports the same thing twice."""
+    return tuple(dict.fromkeys(findings))
