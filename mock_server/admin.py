@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from .errors import KlingError
 from .journal import Entry, Journal
-from .request_body import natural_number, read_bounded
+from .request_body import check_media_type, natural_number, read_bounded
 from .responses import JSONResponse
 from .scenarios import ScenarioBook, ScenarioError
 from .service import TaskService
@@ -54,20 +54,22 @@ class Admin:
 
     def routes(self) -> list[Route]:
         guarded = self._guarded
-        return [
-            Route(PREFIX, self._page, methods=["GET"]),
-            Route(f"{PREFIX}/", self._page, methods=["GET"]),
-            Route(f"{PREFIX}/login", self._login_form, methods=["GET"]),
-            Route(f"{PREFIX}/login", self._login, methods=["POST"]),
-            Route(f"{PREFIX}/journal", guarded(self._journal), methods=["GET"]),
-            Route(f"{PREFIX}/journal", guarded(self._clear_journal), methods=["DELETE"]),
-            Route(f"{PREFIX}/scenarios", guarded(self._scenarios), methods=["GET"]),
-            Route(f"{PREFIX}/scenarios", guarded(self._add_scenario), methods=["POST"]),
-            Route(f"{PREFIX}/scenarios", guarded(self._clear_scenarios), methods=["DELETE"]),
-            Route(f"{PREFIX}/scenarios/{{name}}", guarded(self._remove_scenario), methods=["DELETE"]),
-            Route(f"{PREFIX}/tasks", guarded(self._tasks), methods=["GET"]),
-            Route(f"{PREFIX}/reset", guarded(self._reset), methods=["POST"]),
-        ]
+        endpoints: dict[str, dict[str, Endpoint]] = {
+            PREFIX: {"GET": self._page},
+            f"{PREFIX}/": {"GET": self._page},
+            f"{PREFIX}/login": {"GET": self._login_form, "POST": self._login},
+            f"{PREFIX}/journal": {"GET": guarded(self._journal), "DELETE": guarded(self._clear_journal)},
+            f"{PREFIX}/scenarios": {
+                "GET": guarded(self._scenarios),
+                "POST": guarded(self._add_scenario),
+                "DELETE": guarded(self._clear_scenarios),
+            },
+            f"{PREFIX}/scenarios/{{name}}": {"DELETE": guarded(self._remove_scenario)},
+            f"{PREFIX}/tasks": {"GET": guarded(self._tasks)},
+            f"{PREFIX}/reset": {"POST": guarded(self._reset)},
+        }
+        # One route per path, so that a wrong method's `Allow` lists every method the path has.
+        return [Route(path, _by_method(methods), methods=list(methods)) for path, methods in endpoints.items()]
 
     # Who may.
 
@@ -88,6 +90,9 @@ class Admin:
         async def guarded(request: Request) -> Response:
             if not self._allowed(request):
                 return _error(401, "the admin token is missing or wrong: send 'Authorization: Bearer <admin token>'")
+            if request.method != "GET" and not _same_origin(request):
+                # Without a token, any web page the developer opens could otherwise drive the mock.
+                return _error(403, "Origin: cross-site requests may not change the mock")
             return await endpoint(request)
 
         return guarded
@@ -143,7 +148,7 @@ class Admin:
             return _error(400, "query.limit: must be 1 or more")
         if filters.get("verdict") not in (None, "error", "warning", "clean"):
             return _error(400, "query.verdict: must be one of error, warning, clean")
-        matching = [entry for entry in self.journal if self._matches(entry, filters)]
+        matching = [entry for entry in self.journal if self._matches(entry, filters, numbers)]
         limit = numbers.get("limit") or len(matching)
         page = {
             "entries": [self._entry_json(entry) for entry in matching[-limit:]],
@@ -154,17 +159,16 @@ class Admin:
         }
         return JSONResponse(page)
 
-    def _matches(self, entry: Entry, filters: dict[str, str]) -> bool:
-        simple = {
-            "operation": entry.operation_id,
-            "method": entry.method,
-            "path": entry.path,
-            "status": str(entry.status),
-            "code": str(entry.code),
-        }
-        if any(name in filters and filters[name] != value for name, value in simple.items()):
+    def _matches(self, entry: Entry, filters: dict[str, str], numbers: dict[str, int | None]) -> bool:
+        texts = {"operation": entry.operation_id, "method": entry.method, "path": entry.path}
+        if any(name in filters and filters[name] != value for name, value in texts.items()):
             return False
-        if "since" in filters and entry.seq <= int(filters["since"]):
+        if any(
+            name in numbers and numbers[name] != value
+            for name, value in (("status", entry.status), ("code", entry.code))
+        ):
+            return False
+        if "since" in numbers and entry.seq <= (numbers["since"] or 0):
             return False
         if "verdict" in filters or "rule" in filters:
             verdict = self.judge.verdict(entry)
@@ -185,6 +189,10 @@ class Admin:
         return JSONResponse({"scenarios": [scenario.to_json() for scenario in self.scenarios]})
 
     async def _add_scenario(self, request: Request) -> Response:
+        try:
+            check_media_type(request.headers.get("content-type"), ("application/json",))
+        except KlingError as exc:
+            return _error(400, exc.message)
         raw = await _bounded_body(request, _SCENARIO_BODY_LIMIT)
         if raw is None:
             return _error(400, f"body: larger than {_SCENARIO_BODY_LIMIT} bytes")
@@ -229,6 +237,19 @@ async def _bounded_body(request: Request, limit: int) -> bytes | None:
         return await read_bounded(request, limit)
     except KlingError:
         return None
+
+
+def _by_method(endpoints: dict[str, Endpoint]) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        return await endpoints["GET" if request.method == "HEAD" else request.method](request)
+
+    return endpoint
+
+
+def _same_origin(request: Request) -> bool:
+    """A request a browser sent from another site carries that site as its Origin; programs send none."""
+    origin = request.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
 
 
 def _html(content: str, status_code: int = 200) -> HTMLResponse:

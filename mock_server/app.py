@@ -78,7 +78,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if store is None:
         store = open_store(settings.state_path, settings.max_tasks, lifecycle)
     service = TaskService(store, ids, lifecycle, callbacks)
-    journal = Journal(settings.journal_size) if settings.journal_size else None
+    # Only the admin API reads the journal: without it, recording would be work for nobody.
+    journal = Journal(settings.journal_size) if settings.admin and settings.journal_size else None
     judge = Judge(spec)
     scenarios = ScenarioBook(spec, settings.scenarios, settings.seed)
 
@@ -169,6 +170,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         target = f"{request.method} {request.url.path}"
+        if settings.admin and request.url.path.startswith(ADMIN_PREFIX):
+            # The admin API is not Kling's: its refusals are its own (openapi/admin.yaml), not the envelope.
+            reason = "method not allowed" if exc.status_code == 405 else "no such admin resource"
+            return JSONResponse({"error": f"{target}: {reason}"}, status_code=exc.status_code, headers=exc.headers)
         if exc.status_code == 405:
             allowed = (exc.headers or {}).get("Allow", "")
             return error_response(

@@ -205,9 +205,8 @@ class Journal:
         return None if last is None else now - last
 
     def record(self, entry: Entry) -> None:
-        if self.capacity:
-            self._entries.append(entry)
-            self.recorded += 1
+        self._entries.append(entry)
+        self.recorded += 1
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(list(self._entries))

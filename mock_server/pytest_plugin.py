@@ -248,7 +248,8 @@ def kling_mock_server(pytestconfig: pytest.Config) -> Iterator[KlingMockServer]:
     args = serve_args(pytestconfig)
     admin_token = secrets.token_urlsafe(24)
     # Keys or an admin token in the environment must not reach the mock: the plugin sets both.
-    process = MockProcess("--admin", "--admin-token", admin_token, *args, env={"KLING_MOCK_KEYS": ""})
+    # The admin token goes by the environment, not argv, where any process could read it.
+    process = MockProcess("--admin", *args, env={"KLING_MOCK_KEYS": "", "KLING_MOCK_ADMIN_TOKEN": admin_token})
     failure = None
     try:
         process.start()

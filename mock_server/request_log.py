@@ -79,8 +79,10 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send_and_note)
         finally:
             elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-            # A token can land anywhere a client puts it, the path included (arguments swapped).
-            secrets = credentials(scope["headers"])
+            # A token can land anywhere a client puts it, the path included (arguments swapped). No task
+            # or route has a token's name, so only a refused request's path can hold one.
+            journaled = self.journal is not None and not scope["path"].startswith(self.unjournaled)
+            secrets = credentials(scope["headers"]) if journaled or status >= 400 else ()
             if logger.isEnabledFor(logging.INFO):
                 record = {
                     "request_id": state["request_id"],
@@ -91,7 +93,7 @@ class RequestLogMiddleware:
                     "ms": elapsed_ms,
                 }
                 self._write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-            if self.journal is not None and not scope["path"].startswith(self.unjournaled):
+            if journaled and self.journal is not None:
                 self._journal(self.journal, scope, state, secrets, status, arrived, elapsed_ms)
 
     def _journal(

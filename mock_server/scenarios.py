@@ -11,7 +11,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,9 @@ _HEADER_PATH = "header.X-Kling-Mock-Scenario"
 # Fields a request's header may not set inline: matching, counting and rate limits need a scenario
 # that outlives one request.
 _NOT_INLINE = frozenset({"name", "when", "times", "rate_limit"})
+_MAX_BUCKETS = 10_000
+# The admin spec's bound on `retry_after`, which a computed wait respects too.
+_MAX_RETRY_AFTER = 3600
 # Plain ASCII numerals only: `int` and `float` also take "1_000" and other scripts' digits.
 _NUMERALS = {"integer": re.compile(r"-?[0-9]{1,9}"), "number": re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,9})?")}
 
@@ -93,9 +96,11 @@ class Scenario:
         burst = max(1.0, self.rate_limit)
         tokens, counted_at = self._buckets.get(owner, (burst, now))
         tokens = min(burst, tokens + (now - counted_at) * self.rate_limit)
+        if len(self._buckets) >= _MAX_BUCKETS and owner not in self._buckets:
+            self._buckets.clear()  # callers long gone would otherwise pile up; a fresh bucket is full anyway
         if tokens < 1:
             self._buckets[owner] = (tokens, now)
-            return max(1, math.ceil((1 - tokens) / self.rate_limit))
+            return min(_MAX_RETRY_AFTER, max(1, math.ceil((1 - tokens) / self.rate_limit)))
         self._buckets[owner] = (tokens - 1, now)
         return None
 
@@ -138,8 +143,9 @@ class ScenarioBook:
         self._admin = load_spec(ADMIN_SPEC_PATH)
         self._validator = self._admin.validator("#/components/schemas/Scenario")
         properties = self._admin.document["components"]["schemas"]["Scenario"]["properties"]
-        self._inline_types = {name: schema["type"] for name, schema in properties.items() if name not in _NOT_INLINE}
-        self._file = [dict(raw) for raw in file_scenarios]
+        self._types = {name: schema["type"] for name, schema in properties.items()}
+        self._inline_types = {name: kind for name, kind in self._types.items() if name not in _NOT_INLINE}
+        self._file = list(file_scenarios)
         self._random = random.Random(seed)
         self._scenarios: dict[str, Scenario] = {}
         self.reset()
@@ -167,7 +173,7 @@ class ScenarioBook:
     def clear(self) -> None:
         self._scenarios = {}
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Scenario]:
         return iter(list(self._scenarios.values()))
 
     def parse(self, raw: Any, source: str) -> Scenario:
@@ -175,6 +181,8 @@ class ScenarioBook:
         findings = body_findings(self._admin, self._validator, raw)
         if findings:
             raise ScenarioError("; ".join(finding.message.removeprefix("body.") for finding in findings))
+        # JSON Schema's integers include 1302.0; a client must see 1302.
+        raw = {key: int(value) if self._types.get(key) == "integer" else value for key, value in raw.items()}
         when = raw.get("when")
         code = raw.get("code")
         if code is not None and code not in self.spec.status_by_code:
@@ -291,8 +299,8 @@ class ScenarioBook:
         for status, response in responses.items():
             if status.startswith("2"):
                 continue
-            examples = resolve_response(self.spec.document, response)["content"]["application/json"].get("examples", {})
-            for name, example in examples.items():
+            content = resolve_response(self.spec.document, response).get("content", {})
+            for name, example in content.get("application/json", {}).get("examples", {}).items():
                 if name == wanted_example:
                     value = example["value"]
                     return [Scenario(f"prefer:{name}", "header", code=value["code"], message=value["message"])]

@@ -988,3 +988,65 @@ def test_unknown_paths_are_journaled_as_unknown_path(
     assert [(f["rule"], f["path"]) for f in item["verdict"]["errors"]] == [("unknown-path", "path")]
     assert item["verdict"]["warnings"] == []
     assert journal(admin, rule="unknown-path")["total"] == 1
+
+
+# What a review found: each fixed, each pinned here.
+
+
+def test_unknown_admin_paths_and_methods_get_the_admin_apis_own_errors(admin: httpx.Client) -> None:
+    unknown = admin.get("/__admin/nothing-here")
+    assert unknown.status_code == 404
+    assert "no such admin resource" in unknown.json()["error"]
+    wrong_method = admin.put("/__admin/journal")
+    assert wrong_method.status_code == 405
+    assert set(wrong_method.headers["allow"].replace(" ", "").split(",")) >= {"GET", "DELETE"}
+    assert "error" in wrong_method.json()
+
+
+def test_numeric_filters_compare_numbers(admin: httpx.Client, client: httpx.Client) -> None:
+    create(client, {"input": {}})
+    assert [item["response"]["status"] for item in entries(admin, status="0400")] == [400]
+
+
+def test_a_cross_site_request_may_not_change_the_mock(small_mock: MockProcess) -> None:
+    with httpx.Client(base_url=small_mock.base_url, timeout=30) as page_elsewhere:
+        refused = page_elsewhere.post("/__admin/reset", headers={"Origin": "https://evil.example"})
+        assert refused.status_code == 403
+        plain_text = page_elsewhere.post(
+            "/__admin/scenarios", content='{"name": "x", "code": 1302}', headers={"Content-Type": "text/plain"}
+        )
+        assert plain_text.status_code == 400
+        assert "Content-Type" in plain_text.json()["error"]
+        assert page_elsewhere.get("/__admin/scenarios").json()["scenarios"] == []
+
+
+def test_integer_fields_given_as_floats_reach_the_client_as_integers(admin: httpx.Client, client: httpx.Client) -> None:
+    add_scenario(admin, {"name": "floaty", "when": {"token": TOKEN}, "code": 1302.0, "retry_after": 2.0})
+    answer = create(client)
+    assert answer.json()["code"] == 1302 and isinstance(answer.json()["code"], int)
+    assert answer.headers["retry-after"] == "2"
+
+
+def test_a_vanishing_rate_limit_is_refused(admin: httpx.Client) -> None:
+    response = admin.post("/__admin/scenarios", json={"name": "tiny", "rate_limit": 5e-324})
+    assert response.status_code == 400
+    assert "rate_limit" in response.json()["error"]
+
+
+def test_prefer_a_404_on_a_task_poll_is_an_unknown_task(client: httpx.Client) -> None:
+    answer = client.get(f"{CREATE_PATH}/some-task", headers={"Prefer": "code=404"})
+    assert (answer.status_code, answer.json()["code"]) == (404, 1203)
+
+
+def test_a_scenario_file_item_that_is_not_a_mapping_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "scenarios.yaml"
+    bad.write_text("scenarios: [busy]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server", "serve", "--port", "0", "--admin", "--scenarios", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "scenarios[0]" in result.stderr and "object" in result.stderr
+    assert "Traceback" not in result.stderr
