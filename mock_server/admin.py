@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,6 +21,7 @@ from .errors import KlingError
 from .journal import Entry, Journal
 from .request_body import check_media_type, natural_number, read_bounded
 from .responses import JSONResponse
+from .routing import Endpoint, route_by_method
 from .scenarios import ScenarioBook, ScenarioError
 from .service import TaskService
 from .verdicts import Judge
@@ -32,7 +32,6 @@ _LOGIN_BODY_LIMIT = 4096
 _SCENARIO_BODY_LIMIT = 64 * 1024
 _INTEGER_FILTERS = ("status", "code", "since", "limit")
 
-Endpoint = Callable[[Request], Awaitable[Response]]
 _PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'"
@@ -68,8 +67,7 @@ class Admin:
             f"{PREFIX}/tasks": {"GET": guarded(self._tasks)},
             f"{PREFIX}/reset": {"POST": guarded(self._reset)},
         }
-        # One route per path, so that a wrong method's `Allow` lists every method the path has.
-        return [Route(path, _by_method(methods), methods=list(methods)) for path, methods in endpoints.items()]
+        return [route_by_method(path, methods) for path, methods in endpoints.items()]
 
     # Who may.
 
@@ -237,13 +235,6 @@ async def _bounded_body(request: Request, limit: int) -> bytes | None:
         return await read_bounded(request, limit)
     except KlingError:
         return None
-
-
-def _by_method(endpoints: dict[str, Endpoint]) -> Endpoint:
-    async def endpoint(request: Request) -> Response:
-        return await endpoints["GET" if request.method == "HEAD" else request.method](request)
-
-    return endpoint
 
 
 def _same_origin(request: Request) -> bool:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from .lifecycle import Lifecycle
 from .request_body import check_media_type, natural_number, parse_json, read_bounded
 from .request_log import RequestLogMiddleware
 from .responses import DroppedResponse, JSONResponse, SlowBodyResponse, error
+from .routing import route_by_method
 from .scenarios import SCENARIO_HEADER, ScenarioBook
 from .service import TaskService
 from .spec import DEFAULT_SPEC_PATH, Operation, load_spec
@@ -158,15 +160,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return SlowBodyResponse(response, effects.slow_body_ms / 1000)
         return response
 
-    def path_endpoint(operations: dict[str, Operation]) -> Callable[[Request], Awaitable[Response]]:
-        """One endpoint per path, so that a wrong method's `Allow` lists every method the path has."""
-
-        async def endpoint(request: Request) -> Response:
-            method = "GET" if request.method == "HEAD" else request.method
-            return await answer(operations[method], request)
-
-        return endpoint
-
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         target = f"{request.method} {request.url.path}"
@@ -203,7 +196,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     by_path: dict[str, dict[str, Operation]] = {}
     for operation in spec.operations:
         by_path.setdefault(operation.path, {})[operation.method] = operation
-    routes = [Route(path, path_endpoint(ops), methods=list(ops)) for path, ops in by_path.items()]
+    routes = [
+        route_by_method(path, {method: functools.partial(answer, operation) for method, operation in ops.items()})
+        for path, ops in by_path.items()
+    ]
     routes += [Route("/healthz", healthz), Route("/openapi.yaml", openapi_yaml)]
     if settings.admin:
         if journal is None:

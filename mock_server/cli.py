@@ -107,11 +107,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser("verify", help="report what a client under test sent wrong to a running mock")
     verify.add_argument("--base-url", required=True, help="the mock, started with --admin")
-    verify.add_argument(
-        "--admin-token",
-        default=os.environ.get(ADMIN_TOKEN_ENV) or None,
-        help=f"the mock's admin token (default: ${ADMIN_TOKEN_ENV})",
-    )
+    verify.add_argument("--admin-token", help=f"the mock's admin token (default: ${ADMIN_TOKEN_ENV})")
     verify.add_argument("--format", choices=["text", "json", "junit"], default="text", help="the report's format")
     verify.add_argument("--output", type=Path, help="write the report to this file (a summary still goes to stdout)")
     verify.add_argument("--fail-on-warnings", action="store_true", help="exit 1 on warnings too, not only on errors")

@@ -26,7 +26,6 @@ DEFAULT_JOURNAL_SIZE = 1000
 # Bodies are kept up to this size; a larger one is judged as it arrives, then cut.
 BODY_KEPT_BYTES = 64 * 1024
 REDACTED = "<redacted>"
-_REDACTED_BYTES = REDACTED.encode()
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"})
 # Remember this many (caller, task) pairs to tell how fast a task is polled.
 _POLLS_REMEMBERED = 10_000
@@ -139,17 +138,16 @@ def redacted_finding(finding: Finding, secrets: tuple[str, ...]) -> Finding:
 
 
 def blank(data: bytes, secrets: tuple[str, ...]) -> bytes:
-    """`data` with every spelling of each secret replaced by `<redacted>`: as is, URL-encoded, JSON-escaped."""
-    for secret in secrets:
-        core, spellings = _spellings(secret)
-        if core.encode() in data:
-            for spelling in spellings:
-                data = data.replace(spelling.encode(), _REDACTED_BYTES)
-    return data
+    """`blank_text` for bytes: a body may be any bytes; latin-1 maps each to one character and back."""
+    if not secrets:
+        return data
+    text = data.decode("latin-1")
+    shown = blank_text(text, secrets)
+    return data if shown == text else shown.encode("latin-1")
 
 
 def blank_text(text: str, secrets: tuple[str, ...]) -> str:
-    """`blank` for text."""
+    """`text` with every spelling of each secret replaced by `<redacted>`: as is, URL-encoded, JSON-escaped."""
     for secret in secrets:
         core, spellings = _spellings(secret)
         if core in text:

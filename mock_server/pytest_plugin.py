@@ -23,7 +23,6 @@ own mock, so that is fine; threads sharing one session are not.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import shlex
 from collections.abc import Iterator
@@ -34,7 +33,9 @@ from typing import Any
 import pytest
 
 from .admin_client import AdminClient, AdminClientError, AdminError
+from .auth import token_digest
 from .conformance import Report, build_report, to_text
+from .journal import caller_fingerprint
 from .process import MockProcess, MockProcessError
 
 __all__ = ["ARGS_INI", "DEFAULT_ARGS", "KlingMock", "KlingMockServer", "MockScenario"]
@@ -216,7 +217,7 @@ class KlingMock:
 
         Each as `GET /kling/v1/videos/identify-face/{task_id}` answers its `data`.
         """
-        caller = _fingerprint(self.token)
+        caller = caller_fingerprint(token_digest(self.token))
         return [item["task"] for item in self.server.admin.tasks(limit) if item.get("caller") == caller]
 
     def report(self) -> Report:
@@ -235,11 +236,6 @@ class KlingMock:
             text = to_text(report, fail_on_warnings).replace(self.server.admin_token, "<redacted>")
             pytest.fail(text, pytrace=False)
         return report
-
-
-def _fingerprint(token: str) -> str:
-    """A caller as the admin API shows it (admin.yaml `Caller`): 12 hex digits of its token's SHA-256."""
-    return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
 @pytest.fixture(scope="session")
