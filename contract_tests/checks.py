@@ -12,6 +12,7 @@ import schemathesis
 from mock_server.spec import business_code_table
 
 from . import rules
+from .target import CREATE_OPERATION
 
 _ids = rules.IdRegistry()
 _history = rules.TaskHistory()
@@ -51,7 +52,7 @@ def kling_fresh_ids(ctx: Any, response: schemathesis.Response, case: schemathesi
     body = _valid_envelope(response, case)
     if body is None:
         return True  # skipped: kling_envelope reports it
-    created = response.status_code == 200 and case.operation.method.upper() == "POST"
+    created = response.status_code == 200 and case.operation.definition.raw.get("operationId") == CREATE_OPERATION
     _ids.fresh(body, created_task=created)
     return None
 

@@ -5,6 +5,7 @@ KLING_API_KEY=... pytest contract_tests --contract-base-url https://staging.exam
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,21 @@ import pytest
 from mock_server.spec import DEFAULT_SPEC_PATH
 
 from . import target
+from .budget import BillableBudget
+from .credentials import Credentials, CredentialsMissing
+from .politeness import Throttle
+from .report import DriftReport
+from .transport import SuiteSession
+
+# The hand-written rules first, then the lifecycle, then generated cases: a small budget goes to the
+# requests that say most.
+_MODULE_ORDER = (
+    "test_rules.py",
+    "test_rules_documented.py",
+    "test_rules_upstream.py",
+    "test_lifecycle.py",
+    "test_schema.py",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -22,26 +38,66 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--contract-spec", type=Path, default=DEFAULT_SPEC_PATH, help="the OpenAPI spec to test against")
     group.addoption(
+        "--contract-dialect",
+        choices=[target.DOCUMENTED, target.UPSTREAM],
+        default=target.DOCUMENTED,
+        help="the dialect the target is held to (CONTRACT.md sections 1 and 4)",
+    )
+    group.addoption(
         "--contract-any-token",
         action="store_true",
         help="the target accepts any non-empty token (a mock without --keys): skip the unknown-key tests",
     )
+    group.addoption(
+        "--contract-max-billable", type=int, help="at most this many task-creating calls (default: no limit)"
+    )
+    group.addoption(
+        "--contract-billable-spent", type=int, default=0, help="billable calls already made in this run (the probe)"
+    )
+    group.addoption("--contract-rps", type=float, help="at most this many requests per second (default: no limit)")
+    group.addoption("--contract-report-dir", type=Path, help="write drift-report.md here")
+    group.addoption("--contract-dialect-finding", default="", help="what a probe found out about the target's dialect")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     base_url = config.getoption("--contract-base-url")
     if not base_url:
         raise pytest.UsageError("the contract suite needs --contract-base-url (or run `kling-mock contract`)")
-    token = target.token_from_env()
-    if not token:
-        raise pytest.UsageError(f"the contract suite needs a token in ${target.TOKEN_ENV}")
-    target.configure(
-        target.Target(
-            base_url=base_url,
-            token=token,
-            spec_path=config.getoption("--contract-spec"),
-            max_examples=config.getoption("--contract-max-examples"),
-            checks_keys=not config.getoption("--contract-any-token"),
-            second_token=target.token_from_env(target.SECOND_TOKEN_ENV),
-        )
+    try:
+        credentials = Credentials.from_env()
+    except CredentialsMissing as exc:
+        raise pytest.UsageError(f"the contract suite needs credentials: {exc}") from None
+    report_dir = config.getoption("--contract-report-dir")
+    suite_target = target.Target(
+        base_url=base_url,
+        credentials=credentials,
+        spec_path=config.getoption("--contract-spec"),
+        dialect=config.getoption("--contract-dialect"),
+        max_examples=config.getoption("--contract-max-examples"),
+        checks_keys=not config.getoption("--contract-any-token"),
+        budget=BillableBudget(
+            config.getoption("--contract-max-billable"), spent=config.getoption("--contract-billable-spent")
+        ),
+        throttle=Throttle(config.getoption("--contract-rps")),
+        report_dir=report_dir,
     )
+    target.configure(suite_target)
+    if report_dir is not None:
+        config.pluginmanager.register(
+            DriftReport(suite_target, config.getoption("--contract-dialect-finding")), "kling-drift-report"
+        )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return _MODULE_ORDER.index(name) if name in _MODULE_ORDER else len(_MODULE_ORDER)
+
+    items.sort(key=rank)  # stable: each module keeps its own order
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[SuiteSession]:
+    """The suite's session: within the budget and the rate, recording what it sends."""
+    with target.current().session() as session:
+        yield session

@@ -1,61 +1,176 @@
-"""`kling-mock contract`: run the suite with pytest against a base URL, or against a fresh mock."""
+"""`kling-mock contract`: run the suite with pytest against a base URL, or against a fresh mock.
+
+Off loopback the target may be the real API, which bills every task and limits every caller's
+rate: there the run has a small budget of billable calls, a rate cap and fewer generated cases
+unless told otherwise, and finds out first which dialect the target speaks.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from mock_server.process import MockProcess
+from mock_server.spec import DIALECTS
 
-from .target import SECOND_TOKEN_ENV, TOKEN_ENV
+from . import target as suite_target
+from .budget import BillableBudget
+from .credentials import API_KEY_ENV, SECOND_API_KEY_ENV, Credentials, CredentialsMissing
+from .dialects import probe
+from .politeness import Throttle
+from .report import written_reports
 
 SUITE_DIR = Path(__file__).resolve().parent
+AUTO = "auto"
+# Off loopback, unless told otherwise.
+REMOTE_MAX_BILLABLE = 20
+REMOTE_RPS = 2.0
+REMOTE_MAX_EXAMPLES = 20
+# Stands in for missing credentials in a dry run, which sends nothing.
+DRY_RUN_KEY = "dry-run-sends-nothing"
 
 
-def run_contract(
-    *,
-    base_url: str | None,
-    max_examples: int | None = None,
-    junit: Path | None = None,
-    spec_path: Path | None = None,
-    any_token: bool = False,
-    extra_pytest_args: tuple[str, ...] = (),
-) -> int:
+@dataclass(frozen=True)
+class RunOptions:
+    base_url: str | None = None
+    dialect: str | None = None  # documented, upstream, auto; None: auto off loopback, else documented
+    max_examples: int | None = None
+    max_billable: int | None = None
+    rps: float | None = None
+    report_dir: Path | None = None
+    spec_path: Path | None = None
+    any_token: bool = False
+    dry_run: bool = False
+    extra_pytest_args: tuple[str, ...] = ()
+
+
+def run_contract(options: RunOptions) -> int:
     """Run the suite: exit status 0 when the target keeps the contract, 1 when it breaks it, 2 when
-    the run could not start (no token, target unreachable)."""
-    if base_url is not None:
-        if not os.environ.get(TOKEN_ENV):
-            print(
-                f"kling-mock contract: set ${TOKEN_ENV} to the API key to send to {base_url} "
-                "(any value for a mock started without --keys, then add --any-token)",
-                file=sys.stderr,
-            )
-            return 2
-        unreachable = _unreachable(base_url)
-        if unreachable:
-            print(f"kling-mock contract: cannot reach {base_url}: {unreachable}", file=sys.stderr)
-            return 2
-        return _pytest(base_url, max_examples, junit, spec_path, any_token, extra_pytest_args)
+    the run could not start (no credentials, target unreachable)."""
+    if options.base_url is not None:
+        return _run_against(options.base_url, options)
     # No target given: a mock that checks keys as the real API does, with two callers' keys made for this run.
-    keys = {TOKEN_ENV: secrets.token_urlsafe(24), SECOND_TOKEN_ENV: secrets.token_urlsafe(24)}
-    serve_args = ("--log-level", "warning") + (("--spec", str(spec_path)) if spec_path else ())
+    keys = {API_KEY_ENV: secrets.token_urlsafe(24), SECOND_API_KEY_ENV: secrets.token_urlsafe(24)}
+    dialect = options.dialect if options.dialect in DIALECTS else suite_target.DOCUMENTED
+    serve_args = ["--log-level", "warning", "--dialect", dialect]
+    if options.spec_path:
+        serve_args += ["--spec", str(options.spec_path)]
     with MockProcess(*serve_args, env={"KLING_MOCK_KEYS": ",".join(keys.values())}) as mock:
-        print(f"kling-mock contract: testing a fresh mock at {mock.base_url}", file=sys.stderr)
-        previous = {name: os.environ.get(name) for name in keys}
-        os.environ.update(keys)
-        try:
-            return _pytest(mock.base_url, max_examples, junit, spec_path, False, extra_pytest_args)
-        finally:
-            for name, value in previous.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        _say(f"testing a fresh mock at {mock.base_url}")
+        with _environment(keys):
+            return _run_against(mock.base_url, options)
+
+
+def _run_against(base_url: str, options: RunOptions) -> int:
+    remote = not is_loopback(base_url)
+    dialect = options.dialect or (AUTO if remote else suite_target.DOCUMENTED)
+    max_billable = options.max_billable if options.max_billable is not None else REMOTE_MAX_BILLABLE if remote else None
+    rps = options.rps if options.rps is not None else REMOTE_RPS if remote else None
+    max_examples = options.max_examples or (REMOTE_MAX_EXAMPLES if remote else None)
+    try:
+        credentials = Credentials.from_env()
+    except CredentialsMissing as exc:
+        if not options.dry_run:
+            _say(f"{exc} (credentials for {base_url})")
+            return 2
+        credentials = Credentials(api_key=DRY_RUN_KEY)
+    budget = BillableBudget(max_billable)
+    held_to = suite_target.DOCUMENTED if dialect == AUTO else dialect
+    _say(f"testing {base_url} with {credentials.kind}")
+    spend = "no limit on billable calls" if max_billable is None else f"at most {max_billable} billable call(s)"
+    _say(f"budget: {spend}; rate: {_rate(rps)}")
+    if options.dry_run:
+        return _dry_run(base_url, dialect, options, max_examples, credentials)
+    unreachable = _unreachable(base_url)
+    if unreachable:
+        _say(f"cannot reach {base_url}: {unreachable}")
+        return 2
+    probe_target = suite_target.Target(
+        base_url, credentials, suite_target.spec_path_of(held_to), held_to, budget=budget, throttle=Throttle(rps)
+    )
+    finding = probe(probe_target, first=held_to)
+    if dialect == AUTO and finding.speaks is not None:
+        held_to = finding.speaks
+    headline = finding.headline(held_to)
+    _say(headline)
+    args = _pytest_args(base_url, held_to, options, max_examples, max_billable, rps, headline)
+    status = int(pytest.main([*args, "--contract-billable-spent", str(budget.spent)]))
+    suite = suite_target.current()
+    _say(headline)
+    _say(suite.budget.summary())
+    if options.report_dir is not None:
+        _scrub_reports(options.report_dir, suite.credentials)
+        _say(f"reports in {options.report_dir}: junit.xml, drift-report.md, schemathesis/")
+    return status
+
+
+def _pytest_args(
+    base_url: str,
+    dialect: str,
+    options: RunOptions,
+    max_examples: int | None,
+    max_billable: int | None,
+    rps: float | None,
+    headline: str,
+) -> list[str]:
+    spec_path = options.spec_path or suite_target.spec_path_of(dialect)
+    args = [str(SUITE_DIR), "--contract-base-url", base_url, "-p", "no:cacheprovider"]
+    args += ["--contract-dialect", dialect, "--contract-spec", str(spec_path), *options.extra_pytest_args]
+    # The kit's pytest plugin marks mock_server for assertion rewriting, but this process imported it
+    # already (the CLI lives there); nothing of it is asserted in, so pytest's warning is noise.
+    args += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    if max_examples is not None:
+        args += ["--contract-max-examples", str(max_examples)]
+    if max_billable is not None:
+        args += ["--contract-max-billable", str(max_billable)]
+    if rps is not None:
+        args += ["--contract-rps", str(rps)]
+    if options.report_dir is not None:
+        args += ["--contract-report-dir", str(options.report_dir), "--contract-dialect-finding", headline]
+        args += ["--junitxml", str(options.report_dir / "junit.xml")]
+    if options.any_token:
+        args.append("--contract-any-token")
+    return args
+
+
+def _dry_run(
+    base_url: str, dialect: str, options: RunOptions, max_examples: int | None, credentials: Credentials
+) -> int:
+    """Say what a run would send, and send nothing: not even the reachability check."""
+    first = suite_target.DOCUMENTED if dialect == AUTO else dialect
+    _say("dry run: nothing is sent")
+    _say(f"first, the dialect probe (billable): the {first} dialect's minimal request, then, if it fails, the other's:")
+    for name in (first, suite_target.other_dialect(first)):
+        probe_target = suite_target.Target(base_url, credentials, suite_target.spec_path_of(name), name)
+        body = json.dumps(probe_target.minimal_example)
+        _say(f"  {name}: POST {probe_target.url(probe_target.create.path)} {body}")
+    cases = f"up to {max_examples} generated cases" if max_examples else "schemathesis's default number of cases"
+    _say(f"then the {first} dialect's suite (or the dialect the probe finds), {cases} per operation:")
+    args = _pytest_args(base_url, first, options, max_examples, None, None, "")
+    # The suite wants credentials to configure itself, though it sends nothing here.
+    with _environment({} if credentials.api_key != DRY_RUN_KEY else {API_KEY_ENV: DRY_RUN_KEY}):
+        return int(pytest.main([*args, "--collect-only", "-q"]))
+
+
+def is_loopback(base_url: str) -> bool:
+    host = urlsplit(base_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _unreachable(base_url: str) -> str | None:
@@ -67,24 +182,36 @@ def _unreachable(base_url: str) -> str | None:
     return None
 
 
-def _pytest(
-    base_url: str,
-    max_examples: int | None,
-    junit: Path | None,
-    spec_path: Path | None,
-    any_token: bool,
-    extra: tuple[str, ...],
-) -> int:
-    args = [str(SUITE_DIR), "--contract-base-url", base_url, "-p", "no:cacheprovider", *extra]
-    # The kit's pytest plugin marks mock_server for assertion rewriting, but this process imported it
-    # already (the CLI lives there); nothing of it is asserted in, so pytest's warning is noise.
-    args += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
-    if max_examples is not None:
-        args += ["--contract-max-examples", str(max_examples)]
-    if spec_path is not None:
-        args += ["--contract-spec", str(spec_path)]
-    if junit is not None:
-        args += ["--junitxml", str(junit)]
-    if any_token:
-        args.append("--contract-any-token")
-    return int(pytest.main(args))
+def _scrub_reports(report_dir: Path, credentials: Credentials) -> None:
+    """The last line of defence: no written file keeps a key, the secret or a token, whoever wrote it."""
+    placeholders = credentials.placeholders()
+    for path in written_reports(report_dir):
+        text = path.read_bytes().decode("utf-8", "surrogateescape")
+        scrubbed = text
+        for value, placeholder in placeholders.items():
+            scrubbed = scrubbed.replace(value, placeholder)
+        if scrubbed != text:
+            path.write_bytes(scrubbed.encode("utf-8", "surrogateescape"))
+            _say(f"a secret was blanked from {path.name}")
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _rate(rps: float | None) -> str:
+    return f"at most {rps:g} requests/s" if rps else "no cap"
+
+
+def _say(text: str) -> None:
+    print(f"kling-mock contract: {text}", file=sys.stderr, flush=True)

@@ -1,38 +1,65 @@
-"""What the contract suite tests: the base URL, the token and how hard to try.
+"""What the contract suite tests: the base URL, the dialect, the credentials and how hard to try.
 
-Filled in from the pytest command line (see `conftest.py`); the token comes only from the
-environment, so that it never shows in a process list or a report.
+Filled in from the pytest command line (see `conftest.py`); credentials come only from the
+environment (`credentials.py`), so that they never show in a process list or a report.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from mock_server.spec import DEFAULT_SPEC_PATH, Operation, Spec, load_spec
+from mock_server.spec import DEFAULT_SPEC_PATH, DIALECTS, Operation, Spec, load_spec
 
-TOKEN_ENV = "KLING_API_KEY"
-# A second caller's key, optional: with it, the suite checks that callers cannot see each other's tasks.
-SECOND_TOKEN_ENV = "KLING_API_KEY_2"
+from .budget import BillableBudget
+from .credentials import Credentials
+from .politeness import Throttle
+from .transport import Recorder, SuiteSession
+
 CONFIG_PATH = Path(__file__).resolve().parent / "schemathesis.toml"
+DOCUMENTED, UPSTREAM = "documented", "upstream"
+
+
+def other_dialect(dialect: str) -> str:
+    return UPSTREAM if dialect == DOCUMENTED else DOCUMENTED
+
+
+# The documented dialect's create call, and the example the provider's page shows.
+CREATE_OPERATION = DIALECTS[DOCUMENTED][1]
+SEED_EXAMPLE = "seedDocumented"
+
+
+def spec_path_of(dialect: str) -> Path:
+    return DIALECTS[dialect][0]
 
 
 @dataclass(frozen=True)
 class Target:
     base_url: str
-    token: str
+    credentials: Credentials
     spec_path: Path = DEFAULT_SPEC_PATH
+    # Which of CONTRACT.md's dialects the suite holds the target to (section 1, or section 4).
+    dialect: str = DOCUMENTED
     max_examples: int = 200
     # False for a target that accepts any non-empty token (`kling-mock serve` without --keys).
     checks_keys: bool = True
-    second_token: str = ""
+    budget: BillableBudget = field(default_factory=BillableBudget)
+    throttle: Throttle = field(default_factory=lambda: Throttle(None))
+    report_dir: Path | None = None
 
     @property
     def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        return {"Authorization": f"Bearer {self.credentials.token()}"}
+
+    @property
+    def second_token(self) -> str:
+        return self.credentials.second_api_key
+
+    @property
+    def documented(self) -> bool:
+        return self.dialect == DOCUMENTED
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
@@ -42,15 +69,41 @@ class Target:
         return load_spec(self.spec_path)
 
     @cached_property
+    def billable(self) -> tuple[Operation, ...]:
+        """The operations the spec marks `x-kling-billable`: each success costs money on the real API."""
+        paths = self.spec.document["paths"]
+        return tuple(op for op in self.spec.operations if paths[op.path][op.method.lower()].get("x-kling-billable"))
+
+    @cached_property
     def create(self) -> Operation:
-        return next(op for op in self.spec.operations if op.operation_id == "createIdentifyFaceTask")
+        """The call that does the work: the documented dialect's create, or the upstream's identify."""
+        return next(op for op in self.spec.operations if op.operation_id == DIALECTS[self.dialect][1])
 
     @cached_property
     def request_examples(self) -> dict[str, Any]:
-        """The create call's named request bodies in the spec, the documented `seedDocumented` among them."""
-        body = self.spec.document["paths"][self.create.path]["post"]["requestBody"]
+        """The work call's named request bodies in the spec, the provider's own first."""
+        body = self.spec.document["paths"][self.create.path][self.create.method.lower()]["requestBody"]
         examples: dict[str, Any] = body["content"]["application/json"]["examples"]
         return {name: example["value"] for name, example in examples.items()}
+
+    @cached_property
+    def primary_example(self) -> str:
+        """The example that must succeed above all: the provider page's own, in the documented dialect."""
+        return SEED_EXAMPLE if self.documented else next(iter(self.request_examples))
+
+    @property
+    def minimal_example(self) -> Any:
+        """The smallest valid request of the dialect (the spec's `minimal` example, else the primary one)."""
+        return self.request_examples.get("minimal", self.request_examples[self.primary_example])
+
+    @cached_property
+    def recorder(self) -> Recorder:
+        return Recorder(self.credentials.placeholders)
+
+    def session(self) -> SuiteSession:
+        """A session that keeps to the budget and the rate, and records what it sends."""
+        billable_urls = frozenset((op.method.upper(), self.url(op.path).rstrip("/")) for op in self.billable)
+        return SuiteSession(billable_urls, self.budget, self.throttle, self.recorder)
 
 
 _current: Target | None = None
@@ -63,9 +116,5 @@ def configure(target: Target) -> None:
 
 def current() -> Target:
     if _current is None:
-        raise RuntimeError("no target: run the suite with `kling-mock contract` or `pytest --base-url URL`")
+        raise RuntimeError("no target: run the suite with `kling-mock contract` or `pytest --contract-base-url URL`")
     return _current
-
-
-def token_from_env(name: str = TOKEN_ENV) -> str:
-    return os.environ.get(name, "")

@@ -1,8 +1,12 @@
-"""The admin API (`serve --admin`), as openapi/admin.yaml describes it: journal, scenarios, tasks, a page.
+"""The admin API (`serve --admin`, `proxy --admin`), as openapi/admin.yaml describes it: journal, scenarios,
+tasks, a page.
 
-It lives under `/__admin`, outside Kling's namespace, on the mock's own host and port. With an
+It lives under `/__admin`, outside Kling's namespace, on the server's own host and port. With an
 admin token, every call needs it: as a bearer token, or as the cookie `/__admin/login` sets for
-browsers.
+browsers. Every server has the journal and the page (`JournalAdmin`); the mock's has scenarios and
+tasks too (`Admin`). A proxy plays no scenarios and holds no tasks: its scenario and task calls
+answer 404, saying so. Journal, scenarios and tasks may be in Redis (`serve --store`): a call that
+reads or changes them while Redis is away raises `StoreUnavailable`, which the app answers 503.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .errors import KlingError
-from .journal import Entry, Journal
+from .journal import Entry, JournalStore
 from .request_body import check_media_type, natural_number, read_bounded
 from .responses import JSONResponse
 from .routing import Endpoint, route_by_method
@@ -41,15 +46,17 @@ _PAGE_HEADERS = {
 }
 
 
-class Admin:
-    def __init__(
-        self, token: str | None, journal: Journal, judge: Judge, scenarios: ScenarioBook, service: TaskService
-    ) -> None:
+class JournalAdmin:
+    """What every server's admin API has: the page, sign-in, the journal and reset. A proxy's, as is.
+
+    `upstream` names the backend a proxy forwards to, for the page; None for the mock.
+    """
+
+    def __init__(self, token: str | None, journal: JournalStore, judge: Judge, upstream: str | None = None) -> None:
         self.token = token
         self.journal = journal
         self.judge = judge
-        self.scenarios = scenarios
-        self.service = service
+        self.upstream = upstream
 
     def routes(self) -> list[Route]:
         guarded = self._guarded
@@ -58,16 +65,19 @@ class Admin:
             f"{PREFIX}/": {"GET": self._page},
             f"{PREFIX}/login": {"GET": self._login_form, "POST": self._login},
             f"{PREFIX}/journal": {"GET": guarded(self._journal), "DELETE": guarded(self._clear_journal)},
-            f"{PREFIX}/scenarios": {
-                "GET": guarded(self._scenarios),
-                "POST": guarded(self._add_scenario),
-                "DELETE": guarded(self._clear_scenarios),
-            },
-            f"{PREFIX}/scenarios/{{name}}": {"DELETE": guarded(self._remove_scenario)},
-            f"{PREFIX}/tasks": {"GET": guarded(self._tasks)},
             f"{PREFIX}/reset": {"POST": guarded(self._reset)},
+            **self._more_endpoints(),
         }
         return [route_by_method(path, methods) for path, methods in endpoints.items()]
+
+    def _more_endpoints(self) -> dict[str, dict[str, Endpoint]]:
+        """The scenario and task calls: a proxy has neither, and says so rather than leave them unknown."""
+        absent = self._guarded(_not_served_by_a_proxy)
+        return {
+            f"{PREFIX}/scenarios": dict.fromkeys(("GET", "POST", "DELETE"), absent),
+            f"{PREFIX}/scenarios/{{name}}": {"DELETE": absent},
+            f"{PREFIX}/tasks": {"GET": absent},
+        }
 
     # Who may.
 
@@ -103,13 +113,15 @@ class Admin:
         if not self._allowed(request):
             return RedirectResponse(f"{PREFIX}/login", status_code=303)
         refresh = natural_number(request.query_params.get("refresh"), max_digits=4)
-        entries = [self._entry_json(entry) for entry in self.journal]
+        journal = await self.journal.snapshot()
         html = render_page(
-            entries,
+            [self._entry_json(entry) for entry in journal.entries],
             await self._task_items(100),
-            recorded=self.journal.recorded,
-            dropped=self.journal.dropped,
+            recorded=journal.recorded,
+            dropped=journal.dropped,
+            lost=journal.lost,
             refresh_seconds=5 if refresh is None else refresh,
+            upstream=self.upstream,
         )
         return _html(html)
 
@@ -133,7 +145,7 @@ class Admin:
     # The journal.
 
     def _entry_json(self, entry: Entry) -> dict[str, Any]:
-        self.judge.verdict(entry)
+        self.judge.judge(entry)
         return entry.to_json()
 
     async def _journal(self, request: Request) -> Response:
@@ -146,13 +158,15 @@ class Admin:
             return _error(400, "query.limit: must be 1 or more")
         if filters.get("verdict") not in (None, "error", "warning", "clean"):
             return _error(400, "query.verdict: must be one of error, warning, clean")
-        matching = [entry for entry in self.journal if self._matches(entry, filters, numbers)]
+        journal = await self.journal.snapshot()
+        matching = [entry for entry in journal.entries if self._matches(entry, filters, numbers)]
         limit = numbers.get("limit") or len(matching)
         page = {
             "entries": [self._entry_json(entry) for entry in matching[-limit:]],
             "total": len(matching),
-            "recorded": self.journal.recorded,
-            "dropped": self.journal.dropped,
+            "recorded": journal.recorded,
+            "dropped": journal.dropped,
+            "lost": journal.lost,
             "capacity": self.journal.capacity,
         }
         return JSONResponse(page)
@@ -172,19 +186,52 @@ class Admin:
             verdict = self.judge.verdict(entry)
             if filters.get("verdict", verdict.result) != verdict.result:
                 return False
-            rules = {finding.rule for finding in (*verdict.errors, *verdict.warnings)}
+            # The upstream's rules are named `response-...`: one filter finds a rule on either side.
+            judged = (verdict, self.judge.upstream_verdict(entry) or verdict)
+            rules = {finding.rule for side in judged for finding in (*side.errors, *side.warnings)}
             if "rule" in filters and filters["rule"] not in rules:
                 return False
         return True
 
     async def _clear_journal(self, request: Request) -> Response:
-        self.journal.clear()
+        await self.journal.clear()
         return Response(status_code=204)
+
+    async def _reset(self, request: Request) -> Response:
+        """A proxy's: the journal is all there is to clear."""
+        return await self._clear_journal(request)
+
+    async def _task_items(self, limit: int) -> list[dict[str, Any]] | None:
+        """The tasks the page lists; None: this server holds none."""
+        return None
+
+
+class Admin(JournalAdmin):
+    """The mock's admin API: the journal's, with its scenarios and tasks."""
+
+    def __init__(
+        self, token: str | None, journal: JournalStore, judge: Judge, scenarios: ScenarioBook, service: TaskService
+    ) -> None:
+        super().__init__(token, journal, judge)
+        self.scenarios = scenarios
+        self.service = service
+
+    def _more_endpoints(self) -> dict[str, dict[str, Endpoint]]:
+        guarded = self._guarded
+        return {
+            f"{PREFIX}/scenarios": {
+                "GET": guarded(self._scenarios),
+                "POST": guarded(self._add_scenario),
+                "DELETE": guarded(self._clear_scenarios),
+            },
+            f"{PREFIX}/scenarios/{{name}}": {"DELETE": guarded(self._remove_scenario)},
+            f"{PREFIX}/tasks": {"GET": guarded(self._tasks)},
+        }
 
     # Scenarios.
 
     async def _scenarios(self, request: Request) -> Response:
-        return JSONResponse({"scenarios": [scenario.to_json() for scenario in self.scenarios]})
+        return JSONResponse({"scenarios": [scenario.to_json() for scenario in await self.scenarios.listed()]})
 
     async def _add_scenario(self, request: Request) -> Response:
         try:
@@ -195,7 +242,7 @@ class Admin:
         if raw is None:
             return _error(400, f"body: larger than {_SCENARIO_BODY_LIMIT} bytes")
         try:
-            scenario = self.scenarios.add(orjson.loads(raw))
+            scenario = await self.scenarios.add(orjson.loads(raw))
         except orjson.JSONDecodeError:
             return _error(400, "body: not valid JSON")
         except ScenarioError as exc:
@@ -203,18 +250,18 @@ class Admin:
         return JSONResponse(scenario.to_json(), status_code=201)
 
     async def _clear_scenarios(self, request: Request) -> Response:
-        self.scenarios.clear()
+        await self.scenarios.clear()
         return Response(status_code=204)
 
     async def _remove_scenario(self, request: Request) -> Response:
         name = request.path_params["name"]
-        if not self.scenarios.remove(name):
+        if not await self.scenarios.remove(name):
             return _error(404, f"no scenario named {name!r}")
         return Response(status_code=204)
 
     async def _reset(self, request: Request) -> Response:
-        self.journal.clear()
-        self.scenarios.reset()
+        await super()._reset(request)
+        await self.scenarios.reset()
         return Response(status_code=204)
 
     # Tasks.
@@ -225,7 +272,7 @@ class Admin:
             return _error(400, "query.limit: must be an integer from 1 to 1000")
         return JSONResponse({"tasks": await self._task_items(limit)})
 
-    async def _task_items(self, limit: int) -> list[dict[str, Any]]:
+    async def _task_items(self, limit: int) -> list[dict[str, Any]] | None:
         return [{"caller": caller, "task": task} for caller, task in await self.service.recent(limit)]
 
 
@@ -235,6 +282,19 @@ async def _bounded_body(request: Request, limit: int) -> bytes | None:
         return await read_bounded(request, limit)
     except KlingError:
         return None
+
+
+async def _not_served_by_a_proxy(request: Request) -> Response:
+    target = f"{request.method} {request.url.path}"
+    return _error(404, f"{target}: a proxy plays no scenarios and holds no tasks (the upstream has its own)")
+
+
+def http_error(request: Request, exc: Exception) -> Response:
+    """The admin API's own answer to an unknown admin path (404) or a wrong method (405), as `AdminError`."""
+    assert isinstance(exc, HTTPException)
+    reason = "method not allowed" if exc.status_code == 405 else "no such admin resource"
+    error = {"error": f"{request.method} {request.url.path}: {reason}"}
+    return JSONResponse(error, status_code=exc.status_code, headers=exc.headers)
 
 
 def _same_origin(request: Request) -> bool:

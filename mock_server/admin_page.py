@@ -38,33 +38,43 @@ _environment = Environment(
 
 def render_page(
     entries: list[dict[str, Any]],
-    tasks: list[dict[str, Any]],
+    tasks: list[dict[str, Any]] | None,
     *,
     recorded: int,
     dropped: int,
+    lost: int = 0,
     refresh_seconds: int = 5,
     max_rows: int = MAX_ROWS,
+    upstream: str | None = None,
 ) -> str:
     """The page at `/__admin`: counts, recent requests (newest first) with their verdicts, then the tasks.
 
     `entries` are `JournalEntry`s oldest first, as the journal gives them; `tasks` are `/__admin/tasks`
-    items, newest first. `recorded` and `dropped` are the journal's counters: the verdict counts can only
-    cover the entries still kept, so the page says so when the bound dropped some. The counts cover every
-    entry given; the table shows the newest `max_rows` of them.
+    items, newest first, or None for a server that holds none (a proxy). `recorded`, `dropped` and `lost` are
+    the journal's counters: the verdict counts can only cover the entries still kept, so the page says so when
+    the bound dropped some, or when requests were never recorded (a Redis journal that was away). The counts
+    cover every entry given; the table shows the newest `max_rows` of them. With `upstream` (a proxy's
+    backend), each row shows the upstream's answer and its verdict instead of scenarios, which a proxy
+    does not play.
     """
     counts = dict.fromkeys(VERDICTS, 0)
+    upstream_counts = dict.fromkeys(VERDICTS, 0)
     for entry in entries:
-        verdict = _closed(_mapping(entry.get("verdict")).get("result"), VERDICTS)
-        if verdict in counts:
-            counts[verdict] += 1
+        for tally, verdict in ((counts, entry.get("verdict")), (upstream_counts, _upstream_verdict(entry))):
+            result = _closed(_mapping(verdict).get("result"), VERDICTS)
+            if result in tally:
+                tally[result] += 1
     shown = entries[-max_rows:] if max_rows > 0 else []
     return _environment.get_template("admin_page.html").render(
         rows=[_entry_row(entry) for entry in reversed(shown)],
-        tasks=[_task_row(item) for item in tasks],
+        tasks=None if tasks is None else [_task_row(item) for item in tasks],
         recorded=recorded,
         dropped=dropped,
+        lost=lost,
         kept=len(entries),
         counts=counts,
+        upstream=upstream,
+        upstream_counts=upstream_counts,
         refresh_seconds=max(0, refresh_seconds),
     )
 
@@ -81,12 +91,6 @@ def _entry_row(entry: Mapping[str, Any]) -> dict[str, Any]:
     path = str(entry.get("path", ""))
     query = str(entry.get("query") or "")
     target = f"{path}?{query}" if query else path
-    headers = _mapping(entry.get("headers"))
-    body = str(entry.get("body") or "")
-    findings = [
-        *(_finding(finding, "error") for finding in _list(verdict.get("errors"))),
-        *(_finding(finding, "warning") for finding in _list(verdict.get("warnings"))),
-    ]
     return {
         "seq": entry.get("seq", ""),
         "request_id": str(entry.get("request_id", "")),
@@ -103,12 +107,48 @@ def _entry_row(entry: Mapping[str, Any]) -> dict[str, Any]:
         "caller": entry.get("caller"),
         "scenarios": [str(name) for name in _list(entry.get("scenarios"))],
         "verdict": _closed(verdict.get("result"), VERDICTS),
-        "findings": findings,
+        "findings": _findings(verdict),
+        **_message_parts(entry),
+        "upstream": _upstream_cell(entry),
+    }
+
+
+def _message_parts(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The headers and body of a request, or of an upstream's answer, as a row shows them."""
+    headers = _mapping(message.get("headers"))
+    body = str(message.get("body") or "")
+    return {
         "headers": sorted((str(name), str(value)) for name, value in headers.items()),
         "body": _shorten(body, BODY_SHOWN_CHARS),
-        "body_bytes": entry.get("body_bytes", len(body.encode())),
-        "body_cut": len(body) > BODY_SHOWN_CHARS or bool(entry.get("body_truncated")),
+        "body_bytes": message.get("body_bytes", len(body.encode())),
+        "body_cut": len(body) > BODY_SHOWN_CHARS or bool(message.get("body_truncated")),
     }
+
+
+def _upstream_cell(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a proxied row shows of the upstream's answer: its verdict, or why there was no answer."""
+    upstream = entry.get("upstream")
+    if not isinstance(upstream, Mapping):
+        return None
+    verdict = _mapping(upstream.get("verdict"))
+    return {
+        "status": upstream.get("status"),
+        "error": upstream.get("error"),
+        "verdict": _closed(verdict.get("result"), VERDICTS),
+        "findings": _findings(verdict),
+        **_message_parts(upstream),
+    }
+
+
+def _upstream_verdict(entry: Mapping[str, Any]) -> Any:
+    return _mapping(entry.get("upstream")).get("verdict")
+
+
+def _findings(verdict: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [
+        *(_finding(finding, "error") for finding in _list(verdict.get("errors"))),
+        *(_finding(finding, "warning") for finding in _list(verdict.get("warnings"))),
+    ]
 
 
 def _finding(finding: Any, severity: str) -> dict[str, str]:

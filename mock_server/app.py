@@ -6,8 +6,6 @@ import asyncio
 import functools
 import logging
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,23 +18,23 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from .admin import PREFIX as ADMIN_PREFIX
-from .admin import Admin
+from .admin import Admin, http_error
 from .auth import BearerAuth
 from .callbacks import CallbackSender
 from .errors import BusinessCode, KlingError
 from .handlers import HANDLERS, Call
 from .ids import IdGenerator
-from .journal import DEFAULT_JOURNAL_SIZE, Journal
+from .journal import DEFAULT_JOURNAL_SIZE
 from .lifecycle import Lifecycle
 from .request_body import check_media_type, natural_number, parse_json, read_bounded
-from .request_log import RequestLogMiddleware
+from .request_log import RequestLogMiddleware, flushing_lifespan
 from .responses import DroppedResponse, JSONResponse, SlowBodyResponse, error
 from .routing import route_by_method
 from .scenarios import SCENARIO_HEADER, ScenarioBook
 from .service import TaskService
 from .spec import DEFAULT_SPEC_PATH, Operation, load_spec
-from .storage import open_store
-from .store import DEFAULT_MAX_TASKS, TaskStore
+from .storage import open_journal, open_rate_limits, open_scenario_list, open_store
+from .store import DEFAULT_KEY_PREFIX, DEFAULT_MAX_TASKS, StoreUnavailable, TaskStore
 from .validation import validate_body, validate_parameters
 from .verdicts import Judge
 
@@ -47,17 +45,24 @@ logger = logging.getLogger("kling_mock")
 class Settings:
     spec_path: Path = DEFAULT_SPEC_PATH
     keys: tuple[str, ...] = ()
+    # Kling's access key → secret key pairs: the mock then accepts HS256 JWTs signed with them.
+    key_pairs: tuple[tuple[str, str], ...] = ()
     # Milliseconds per lifecycle step; 0 advances a task at each poll.
     tick_ms: int = 1000
     # The same seed and the same requests give the same ids and results.
     seed: int | None = None
     # Hosts callbacks may go to besides loopback ones.
     callback_allow_hosts: tuple[str, ...] = ()
-    # At most this many tasks in memory; past it the oldest finished ones go first.
+    # At most this many tasks in memory or Redis; past it the oldest finished ones go first.
     max_tasks: int = DEFAULT_MAX_TASKS
     # A SQLite file that keeps tasks across restarts; None keeps them in memory.
     state_path: Path | None = None
-    # The store, when the caller brings one; None builds it from `state_path` and `max_tasks`.
+    # A Redis (redis://HOST:PORT/DB) that keeps tasks, the journal, scenarios and rate limits for every process
+    # given it; None: this one's.
+    redis_url: str | None = None
+    # What this mock's keys start with there, so that several mocks can share a Redis.
+    redis_prefix: str = DEFAULT_KEY_PREFIX
+    # The store, when the caller brings one; None builds it from `redis_url`, `state_path` and `max_tasks`.
     # The app closes it on shutdown.
     store: TaskStore | None = None
     # Recent requests kept with their verdicts; 0 keeps none.
@@ -72,30 +77,25 @@ class Settings:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     spec = load_spec(settings.spec_path)
-    auth = BearerAuth(settings.keys)
+    auth = BearerAuth(settings.keys, dict(settings.key_pairs))
     ids = IdGenerator(settings.seed)
     callbacks = CallbackSender(settings.callback_allow_hosts)
     lifecycle = Lifecycle(settings.tick_ms)
     store = settings.store
     if store is None:
-        store = open_store(settings.state_path, settings.max_tasks, lifecycle)
+        store = open_store(
+            settings.state_path, settings.max_tasks, lifecycle, settings.redis_url, settings.redis_prefix
+        )
     service = TaskService(store, ids, lifecycle, callbacks)
     # Only the admin API reads the journal: without it, recording would be work for nobody.
-    journal = Journal(settings.journal_size) if settings.admin and settings.journal_size else None
+    journal = open_journal(store, settings.journal_size) if settings.admin and settings.journal_size else None
     judge = Judge(spec)
-    scenarios = ScenarioBook(spec, settings.scenarios, settings.seed)
+    scenarios = ScenarioBook(
+        spec, settings.scenarios, settings.seed, open_rate_limits(store), open_scenario_list(store)
+    )
 
-    # Access lines go to stdout; written buffered, so flushed here last (uvicorn ends a SIGTERM'd
-    # process by re-raising the signal, which skips Python's own flush at exit).
+    # Access lines go to stdout, written buffered: the lifespan flushes them last.
     access_sink = sys.stdout.buffer
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await service.aclose()
-            access_sink.flush()
 
     missing = {op.operation_id for op in spec.operations} - HANDLERS.keys()
     if missing:
@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             owner = state.owner = (
                 auth.authenticate(request.headers.get("authorization")) if operation.requires_auth else ""
             )
-            effects = scenarios.effects_for(
+            effects = await scenarios.effects(
                 operation, owner, request.headers.get(SCENARIO_HEADER), request.headers.get("prefer")
             )
             if effects is not None:
@@ -165,8 +165,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         target = f"{request.method} {request.url.path}"
         if settings.admin and request.url.path.startswith(ADMIN_PREFIX):
             # The admin API is not Kling's: its refusals are its own (openapi/admin.yaml), not the envelope.
-            reason = "method not allowed" if exc.status_code == 405 else "no such admin resource"
-            return JSONResponse({"error": f"{target}: {reason}"}, status_code=exc.status_code, headers=exc.headers)
+            return http_error(request, exc)
         if exc.status_code == 405:
             allowed = (exc.headers or {}).get("Allow", "")
             return error_response(
@@ -183,6 +182,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             request, KlingError(BusinessCode.NOT_FOUND, f"{target}: no such resource", rule="unknown-path", path="path")
         )
 
+    async def on_store_unavailable(request: Request, exc: Exception) -> Response:
+        """Redis gone away: 503/5001, in the admin API's shape on its paths; the next request tries again."""
+        message = f"service temporarily unavailable: {exc}"
+        if settings.admin and request.url.path.startswith(ADMIN_PREFIX):
+            return JSONResponse({"error": message}, status_code=503)
+        unavailable = KlingError(BusinessCode.SERVICE_UNAVAILABLE, message, rule="store-unavailable")
+        return error_response(request, unavailable)
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unexpected error while answering request %s", request.state.request_id)
         return error_response(request, KlingError(BusinessCode.INTERNAL_ERROR, "internal server error"))
@@ -192,6 +199,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def openapi_yaml(request: Request) -> Response:
         return PlainTextResponse(spec.text, media_type="application/yaml")
+
+    async def close() -> None:
+        """The journal first: it writes what is still on its way through the Redis the task store closes."""
+        if journal is not None:
+            await journal.aclose()
+        await service.aclose()
 
     by_path: dict[str, dict[str, Operation]] = {}
     for operation in spec.operations:
@@ -216,8 +229,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[request_log],
-        exception_handlers={HTTPException: on_http_exception, Exception: on_unexpected},
-        lifespan=lifespan,
+        exception_handlers={
+            HTTPException: on_http_exception,
+            StoreUnavailable: on_store_unavailable,
+            Exception: on_unexpected,
+        },
+        lifespan=flushing_lifespan(access_sink, close, start=scenarios.start),
     )
     # Kling's paths have no trailing-slash twins: `/identify-face/` is unknown (404/1203), not a redirect.
     app.router.redirect_slashes = False

@@ -1,35 +1,50 @@
-"""Bearer authentication as CONTRACT.md section 1 settles it.
+"""Authentication as CONTRACT.md section 1 settles it: bearer keys, and Kling's HS256 JWTs.
 
-Tokens are never kept or logged: a caller is known by a digest of its token, which is also
-what owns the tasks it creates.
+Tokens are never kept or logged: a caller is known by a digest of its token, or, for a JWT, of
+the access key it was signed for, which is also what owns the tasks it creates.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Mapping
+
+import jwt
 
 from .errors import BusinessCode, KlingError
 
 _HEADER = "header.Authorization"
+# Kling signs with HS256 only; accepting whatever `alg` a token names would let it choose `none`.
+JWT_ALGORITHM = "HS256"
+# A token that never expires is not one Kling issues: `exp` is required, `nbf` checked when present.
+_REQUIRED_CLAIMS = ["iss", "exp"]
 
 
 def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    # Interned: every task of a caller then holds the same owner string, not a copy each.
+    return sys.intern(hashlib.sha256(token.encode()).hexdigest())
+
+
+def _rejected(message: str, code: int = BusinessCode.AUTH_FAILED, rule: str = "auth-rejected") -> KlingError:
+    return KlingError(code, f"Authorization: {message}", rule=rule, path=_HEADER)
 
 
 class BearerAuth:
-    """Accepts any non-empty bearer token, or only the given keys when there are any."""
+    """Accepts any non-empty bearer token, or, when configured, only the given keys and JWTs
+    signed with a known access key's secret."""
 
-    def __init__(self, keys: Iterable[str] = ()) -> None:
+    def __init__(self, keys: Iterable[str] = (), key_pairs: Mapping[str, str] | None = None) -> None:
         self._accepted = frozenset(token_digest(key) for key in keys if key)
+        # Access key → secret key.
+        self._secrets = dict(key_pairs or {})
 
     @property
     def checks_keys(self) -> bool:
-        return bool(self._accepted)
+        return bool(self._accepted or self._secrets)
 
     def authenticate(self, header: str | None) -> str:
-        """The caller's identity (a token digest), or `KlingError` with the contract's code."""
+        """The caller's identity (a digest), or `KlingError` with the contract's code."""
         if header is None or not header.strip():
             raise KlingError(
                 BusinessCode.AUTH_MISSING,
@@ -47,11 +62,32 @@ class BearerAuth:
                 path=_HEADER,
             )
         owner = token_digest(token)
-        if self._accepted and owner not in self._accepted:
-            raise KlingError(
-                BusinessCode.AUTH_FAILED,
-                "Authorization: the token is not accepted",
-                rule="auth-rejected",
-                path=_HEADER,
-            )
-        return owner
+        if not self.checks_keys or owner in self._accepted:
+            return owner
+        if self._secrets:
+            return token_digest(self._access_key(token))
+        raise _rejected("the token is not accepted")
+
+    def _access_key(self, token: str) -> str:
+        """The access key a valid JWT was signed for; its signature is checked before its times."""
+        try:
+            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except jwt.InvalidTokenError:
+            raise _rejected("the token is neither an accepted key nor a JWT") from None
+        if not isinstance(issuer, str) or issuer not in self._secrets:
+            raise _rejected("the JWT's iss is not a known access key")
+        try:
+            jwt.decode(token, self._secrets[issuer], algorithms=[JWT_ALGORITHM], options={"require": _REQUIRED_CLAIMS})
+        except jwt.ExpiredSignatureError:
+            raise _rejected("the JWT has expired (exp)", BusinessCode.TOKEN_EXPIRED, "auth-expired") from None
+        except jwt.ImmatureSignatureError:
+            raise _rejected(
+                "the JWT is not valid yet (nbf)", BusinessCode.TOKEN_NOT_YET_VALID, "auth-not-yet-valid"
+            ) from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise _rejected(f"the JWT has no {exc.claim} claim") from None
+        except jwt.InvalidAlgorithmError:
+            raise _rejected(f"the JWT must be signed with {JWT_ALGORITHM}") from None
+        except jwt.InvalidTokenError:
+            raise _rejected("the JWT's signature does not verify with its access key's secret") from None
+        return issuer

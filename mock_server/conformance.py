@@ -1,8 +1,12 @@
-"""The conformance report of a client under test, built from the mock's journal.
+"""The conformance report of a client under test, built from the mock's journal (or a proxy's).
 
 The mock judges every request it receives (admin.yaml, `JournalEntry.verdict`); this module turns a
 `JournalPage` into what a developer or a CI job wants to read: which rules the client broke, how often,
 where, and one request that shows it. Pure functions, no I/O, so `verify` and the tests share them.
+
+Behind `kling-mock proxy`, each entry also holds the upstream's answer with its own verdict
+(`JournalEntry.upstream`): the report then has a second part, the rules the upstream broke, kept apart
+from the client's, and it fails when either side broke the contract.
 
 Journal entries are hostile input (whatever the client sent), so every string taken from them is made
 safe for where it goes: lone surrogates are escaped when the report is built, control characters when it
@@ -26,7 +30,7 @@ is printed to a terminal, characters XML cannot hold when it is written as JUnit
         "not_returned": int            # entries the admin API counted but did not return: not judged
       },
       "notes": [str],                  # what the numbers mean for the verdict, e.g. the dropped requests
-      "rules": [                       # errors first, then warnings; most requests first, then by name
+      "rules": [                       # the client's: errors first, then warnings; most requests first, then by name
         {
           "severity": "error" | "warning",
           "rule": str,
@@ -46,10 +50,21 @@ is printed to a terminal, characters XML cannot hold when it is written as JUnit
             "body_cut": bool,          # body is not the whole of it
             "response": {"status": int | null, "code": int | null, "message": str | null},
             "scenarios": [str],
-            "findings": [{"path": str, "message": str}]   # this rule's findings in this request
+            "findings": [{"path": str, "message": str}],  # this rule's findings in this request
+            "answer": null | {         # the upstream's answer, in the examples of the upstream's rules
+              "status": int | null, "headers": {str: str}, "body": str, "body_cut": bool
+            }
           }
         }
-      ]
+      ],
+      "upstream": null | {             # behind a proxy: the upstream's answers; null for a mock's journal
+        "totals": {
+          "judged": int,               # answers judged
+          "clean": int, "with_errors": int, "with_warnings": int,
+          "unanswered": int            # requests the upstream never answered (the proxy answered 503 or 504)
+        },
+        "rules": [...]                 # as "rules" above, counting answers ("requests") the upstream gave
+      }
     }
 """
 
@@ -63,6 +78,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
+Side = Literal["client", "upstream"]
 
 REPORT_FORMAT = "kling-mock-conformance/1"
 SUITE_NAME = "kling-mock conformance"
@@ -92,6 +108,16 @@ class ExampleFinding:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """The upstream's answer in the example of a rule it broke (behind a proxy)."""
+
+    status: int | None
+    headers: dict[str, str]
+    body: str
+    body_cut: bool
+
+
+@dataclass(frozen=True)
 class Example:
     """One request that broke a rule, as much of it as a developer needs to reproduce the fault."""
 
@@ -111,6 +137,7 @@ class Example:
     message: str | None
     scenarios: tuple[str, ...]
     findings: tuple[ExampleFinding, ...]
+    answer: Answer | None = None
 
     @property
     def target(self) -> str:
@@ -119,7 +146,7 @@ class Example:
 
 @dataclass(frozen=True)
 class RuleSummary:
-    """Every finding of one rule at one severity, over all the judged requests."""
+    """Every finding of one rule at one severity, over all the judged requests (or the upstream's answers)."""
 
     severity: Severity
     rule: str
@@ -130,6 +157,7 @@ class RuleSummary:
     messages: tuple[str, ...]
     more_messages: int
     example: Example
+    side: Side = "client"
 
 
 @dataclass(frozen=True)
@@ -145,21 +173,46 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class UpstreamTotals:
+    """The upstream's answers, behind a proxy."""
+
+    judged: int
+    clean: int
+    with_errors: int
+    with_warnings: int
+    # Requests the upstream never answered (unreachable, timed out): the proxy answered them itself.
+    unanswered: int
+
+
+@dataclass(frozen=True)
 class Report:
     totals: Totals
+    # The client's.
     rules: tuple[RuleSummary, ...]
+    # Behind a proxy, the upstream's answers and the rules they broke; None for a mock's journal.
+    upstream: UpstreamTotals | None = None
+    upstream_rules: tuple[RuleSummary, ...] = ()
 
     @property
     def errors(self) -> tuple[RuleSummary, ...]:
-        return tuple(rule for rule in self.rules if rule.severity == "error")
+        return _of_severity(self.rules, "error")
 
     @property
     def warnings(self) -> tuple[RuleSummary, ...]:
-        return tuple(rule for rule in self.rules if rule.severity == "warning")
+        return _of_severity(self.rules, "warning")
+
+    @property
+    def upstream_errors(self) -> tuple[RuleSummary, ...]:
+        return _of_severity(self.upstream_rules, "error")
+
+    @property
+    def upstream_warnings(self) -> tuple[RuleSummary, ...]:
+        return _of_severity(self.upstream_rules, "warning")
 
     def failed(self, fail_on_warnings: bool) -> bool:
-        """Errors always fail a client; warnings only when the caller asks them to."""
-        return bool(self.errors) or (fail_on_warnings and bool(self.warnings))
+        """Errors of either side always fail; warnings only when the caller asks them to."""
+        errors = self.errors or self.upstream_errors
+        return bool(errors) or (fail_on_warnings and bool(self.warnings or self.upstream_warnings))
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -180,10 +233,35 @@ class Report:
             notes.append(
                 "the journal holds no requests: nothing was judged (did the client under test reach this mock?)"
             )
+        if self.upstream is not None and self.upstream.unanswered > 0:
+            notes.append(
+                f"{_count(self.upstream.unanswered, 'request')} got no answer from the upstream (unreachable or timed "
+                "out): the proxy answered 503/5001 or 504/5002 itself, and judged no answer"
+            )
         return tuple(notes)
 
 
+def _of_severity(rules: tuple[RuleSummary, ...], severity: Severity) -> tuple[RuleSummary, ...]:
+    return tuple(rule for rule in rules if rule.severity == severity)
+
+
 # Building
+
+
+@dataclass
+class _Tally:
+    """How the verdicts of one side came out."""
+
+    judged: int = 0
+    clean: int = 0
+    with_errors: int = 0
+    with_warnings: int = 0
+
+    def add(self, errors: Sequence[_Finding], warnings: Sequence[_Finding]) -> None:
+        self.judged += 1
+        self.with_errors += bool(errors)
+        self.with_warnings += bool(warnings)
+        self.clean += not errors and not warnings
 
 
 @dataclass
@@ -219,51 +297,70 @@ def build_report(page: Mapping[str, Any], redact: Iterable[str] = ()) -> Report:
     if not isinstance(entries, list):
         raise JournalFormatError("the journal page has no `entries` list")
     groups: dict[tuple[Severity, str], _Group] = {}
-    clean = with_errors = with_warnings = 0
+    upstream_groups: dict[tuple[Severity, str], _Group] = {}
+    client, upstream = _Tally(), _Tally()
+    proxied = unanswered = 0
     for index, entry in enumerate(entries):
         if not isinstance(entry, Mapping):
             raise JournalFormatError(f"entries[{index}]: not a JSON object")
-        errors, warnings = _verdict(entry, index, secrets)
-        with_errors += bool(errors)
-        with_warnings += bool(warnings)
-        clean += not errors and not warnings
+        errors, warnings = _verdict(entry.get("verdict"), f"entries[{index}].verdict", secrets)
+        client.add(errors, warnings)
         _add_findings(groups, "error", errors, entry, secrets)
         _add_findings(groups, "warning", warnings, entry, secrets)
+        answer = entry.get("upstream")
+        if not isinstance(answer, Mapping):
+            continue  # the mock's own answer
+        proxied += 1
+        if answer.get("verdict") is None:
+            unanswered += 1
+            continue
+        errors, warnings = _verdict(answer.get("verdict"), f"entries[{index}].upstream.verdict", secrets)
+        upstream.add(errors, warnings)
+        _add_findings(upstream_groups, "error", errors, entry, secrets)
+        _add_findings(upstream_groups, "warning", warnings, entry, secrets)
     judged = len(entries)
     total = _int(page.get("total"))
     totals = Totals(
         judged=judged,
-        clean=clean,
-        with_errors=with_errors,
-        with_warnings=with_warnings,
+        clean=client.clean,
+        with_errors=client.with_errors,
+        with_warnings=client.with_warnings,
         recorded=_int(page.get("recorded")) or judged,
         dropped=max(0, _int(page.get("dropped")) or 0),
         capacity=_int(page.get("capacity")) or 0,
         not_returned=max(0, total - judged) if total is not None else 0,
     )
+    upstream_totals = None
+    if proxied:
+        upstream_totals = UpstreamTotals(
+            upstream.judged, upstream.clean, upstream.with_errors, upstream.with_warnings, unanswered
+        )
+    return Report(totals, _summaries(groups, "client"), upstream_totals, _summaries(upstream_groups, "upstream"))
+
+
+def _summaries(groups: dict[tuple[Severity, str], _Group], side: Side) -> tuple[RuleSummary, ...]:
     ordered = sorted(groups.values(), key=lambda group: (group.severity != "error", -group.requests, group.rule))
-    return Report(totals=totals, rules=tuple(_summary(group) for group in ordered))
+    return tuple(_summary(group, side) for group in ordered)
 
 
-def _verdict(entry: Mapping[str, Any], index: int, secrets: tuple[str, ...]) -> tuple[list[_Finding], list[_Finding]]:
-    verdict = entry.get("verdict")
+def _verdict(verdict: Any, where: str, secrets: tuple[str, ...]) -> tuple[list[_Finding], list[_Finding]]:
     if not isinstance(verdict, Mapping):
-        raise JournalFormatError(f"entries[{index}].verdict: missing or not an object")
+        raise JournalFormatError(f"{where}: missing or not an object")
     lists: list[list[_Finding]] = []
     for severity in ("errors", "warnings"):
         raw = verdict.get(severity)
         if not isinstance(raw, list):
-            raise JournalFormatError(f"entries[{index}].verdict.{severity}: missing or not a list")
+            raise JournalFormatError(f"{where}.{severity}: missing or not a list")
         findings = []
         for number, finding in enumerate(raw):
-            where = f"entries[{index}].verdict.{severity}[{number}]"
+            at = f"{where}.{severity}[{number}]"
             if not isinstance(finding, Mapping):
-                raise JournalFormatError(f"{where}: not an object")
+                raise JournalFormatError(f"{at}: not an object")
             values = []
             for key in ("rule", "path", "message"):
                 value = finding.get(key)
                 if not isinstance(value, str):
-                    raise JournalFormatError(f"{where}.{key}: missing or not a string")
+                    raise JournalFormatError(f"{at}.{key}: missing or not a string")
                 values.append(_safe(value, secrets))
             findings.append(_Finding(values[0], values[1], _shorten(values[2])))
         lists.append(findings)
@@ -294,7 +391,7 @@ def _add_findings(
                     group.messages.append(finding.message)
 
 
-def _summary(group: _Group) -> RuleSummary:
+def _summary(group: _Group, side: Side) -> RuleSummary:
     paths = sorted(group.paths.items(), key=lambda item: (-item[1], item[0]))
     return RuleSummary(
         severity=group.severity,
@@ -306,21 +403,18 @@ def _summary(group: _Group) -> RuleSummary:
         messages=tuple(group.messages),
         more_messages=len(group.seen_messages) - len(group.messages),
         example=group.example,
+        side=side,
     )
 
 
 def _example(entry: Mapping[str, Any], findings: Sequence[_Finding], secrets: tuple[str, ...]) -> Example:
-    body = _safe(_str(entry.get("body")), secrets)
-    encoded = body.encode("utf-8")
-    cut = len(encoded) > BODY_EXCERPT_BYTES
-    if cut:
-        body = encoded[:BODY_EXCERPT_BYTES].decode("utf-8", "ignore")
-    headers = entry.get("headers")
+    body, cut = _excerpt(entry.get("body"), secrets)
     response = entry.get("response")
     response = response if isinstance(response, Mapping) else {}
     scenarios = entry.get("scenarios")
     operation = entry.get("operation")
     message = response.get("message")
+    upstream = entry.get("upstream")
     return Example(
         seq=_int(entry.get("seq")),
         request_id=_safe(_str(entry.get("request_id")), secrets),
@@ -329,10 +423,7 @@ def _example(entry: Mapping[str, Any], findings: Sequence[_Finding], secrets: tu
         path=_safe(_str(entry.get("path")), secrets),
         query=_safe(_str(entry.get("query")), secrets),
         operation=_safe(operation, secrets) if isinstance(operation, str) else None,
-        headers={
-            _safe(str(name), secrets): _safe(_str(value), secrets)
-            for name, value in (headers.items() if isinstance(headers, Mapping) else ())
-        },
+        headers=_headers(entry.get("headers"), secrets),
         body=body,
         body_bytes=_int(entry.get("body_bytes")),
         body_cut=cut or entry.get("body_truncated") is True,
@@ -343,7 +434,28 @@ def _example(entry: Mapping[str, Any], findings: Sequence[_Finding], secrets: tu
         if isinstance(scenarios, list)
         else (),
         findings=tuple(ExampleFinding(finding.path, finding.message) for finding in findings),
+        answer=_answer(upstream, secrets) if isinstance(upstream, Mapping) else None,
     )
+
+
+def _answer(upstream: Mapping[str, Any], secrets: tuple[str, ...]) -> Answer:
+    body, cut = _excerpt(upstream.get("body"), secrets)
+    headers = _headers(upstream.get("headers"), secrets)
+    return Answer(_int(upstream.get("status")), headers, body, cut or upstream.get("body_truncated") is True)
+
+
+def _excerpt(value: object, secrets: tuple[str, ...]) -> tuple[str, bool]:
+    """A body as an example shows it: at most `BODY_EXCERPT_BYTES`, cut on a character; and whether it was cut."""
+    body = _safe(_str(value), secrets)
+    encoded = body.encode("utf-8")
+    if len(encoded) <= BODY_EXCERPT_BYTES:
+        return body, False
+    return encoded[:BODY_EXCERPT_BYTES].decode("utf-8", "ignore"), True
+
+
+def _headers(value: object, secrets: tuple[str, ...]) -> dict[str, str]:
+    items = value.items() if isinstance(value, Mapping) else ()
+    return {_safe(str(name), secrets): _safe(_str(text), secrets) for name, text in items}
 
 
 def _safe(text: str, secrets: tuple[str, ...]) -> str:
@@ -373,30 +485,51 @@ def _count(number: int, singular: str, plural: str | None = None) -> str:
 
 
 def summary_line(report: Report, fail_on_warnings: bool = False) -> str:
-    """One line for a terminal or a CI log: the verdict and the numbers behind it."""
-    totals = report.totals
+    """One line for a terminal or a CI log: the verdict and the numbers behind it, the upstream's too behind a proxy."""
+    totals, upstream = report.totals, report.upstream
     if totals.judged == 0:
         line = "nothing to judge: the journal holds no requests"
-    elif not report.rules:
+    elif not report.rules and not report.upstream_rules:
         line = f"clean: {_count(totals.judged, 'request')}, no errors, no warnings"
+        if upstream is not None:
+            line += f"; upstream: {_count(upstream.judged, 'answer')}, no errors, no warnings"
     else:
         verdict = "FAILED" if report.failed(fail_on_warnings) else "passed with warnings"
-        line = (
-            f"{verdict}: {_count(totals.judged, 'request')}: "
-            f"{totals.with_errors} with errors ({_count(len(report.errors), 'rule')}), "
-            f"{totals.with_warnings} with warnings ({_count(len(report.warnings), 'rule')}), "
-            f"{totals.clean} clean"
-        )
+        line = f"{verdict}: {_side_counts(totals, report.errors, report.warnings, 'request')}"
+        if upstream is not None:
+            line += f"; upstream: {_side_counts(upstream, report.upstream_errors, report.upstream_warnings, 'answer')}"
+    if upstream is not None and upstream.unanswered > 0:
+        line += f"; {upstream.unanswered} unanswered by the upstream"
     if totals.dropped > 0:
         line += f"; {totals.dropped} older not judged (dropped from the journal)"
     return f"{SUITE_NAME}: {line}"
 
 
+def _side_counts(
+    totals: Totals | UpstreamTotals, errors: tuple[RuleSummary, ...], warnings: tuple[RuleSummary, ...], noun: str
+) -> str:
+    return (
+        f"{_count(totals.judged, noun)}: "
+        f"{totals.with_errors} with errors ({_count(len(errors), 'rule')}), "
+        f"{totals.with_warnings} with warnings ({_count(len(warnings), 'rule')}), "
+        f"{totals.clean} clean"
+    )
+
+
 def to_text(report: Report, fail_on_warnings: bool = False) -> str:
-    """The report for a terminal: summary line, notes, then errors, then warnings."""
+    """The report for a terminal: summary line, notes, then errors, then warnings; behind a proxy, the client's
+    and then the upstream's."""
     lines = [summary_line(report, fail_on_warnings)]
     lines += [f"note: {note}" for note in report.notes]
-    for title, rules in (("ERRORS", report.errors), ("WARNINGS", report.warnings)):
+    sections = [("ERRORS", report.errors), ("WARNINGS", report.warnings)]
+    if report.upstream is not None:
+        sections = [
+            ("THE CLIENT BROKE THE CONTRACT", report.errors),
+            ("CLIENT WARNINGS", report.warnings),
+            ("THE UPSTREAM BROKE THE CONTRACT", report.upstream_errors),
+            ("UPSTREAM WARNINGS", report.upstream_warnings),
+        ]
+    for title, rules in sections:
         if rules:
             lines += ["", f"{title} ({_count(len(rules), 'rule')})"]
             for rule in rules:
@@ -406,9 +539,10 @@ def to_text(report: Report, fail_on_warnings: bool = False) -> str:
 
 def _rule_lines(rule: RuleSummary) -> list[str]:
     """One rule's block, shared by the text report and the JUnit details."""
-    lines = [
-        f"[{rule.severity}] {_line(rule.rule)}: {_count(rule.requests, 'request')}, {_count(rule.findings, 'finding')}"
-    ]
+    upstream = rule.side == "upstream"
+    severity = f"upstream {rule.severity}" if upstream else rule.severity
+    counted = _count(rule.requests, "answer" if upstream else "request")
+    lines = [f"[{severity}] {_line(rule.rule)}: {counted}, {_count(rule.findings, 'finding')}"]
     paths = ", ".join(f"{_line(path.path)} ({path.requests})" for path in rule.paths)
     if rule.more_paths:
         paths += f", and {rule.more_paths} more"
@@ -417,31 +551,41 @@ def _rule_lines(rule: RuleSummary) -> list[str]:
     lines += [f"    {_line(message)}" for message in rule.messages]
     if rule.more_messages:
         lines.append(f"    ... and {rule.more_messages} more")
-    lines += [f"  {line}" for line in _example_lines(rule.example)]
+    lines += [f"  {line}" for line in _example_lines(rule.example, with_answer=upstream)]
     return lines
 
 
-def _example_lines(example: Example) -> list[str]:
+def _example_lines(example: Example, with_answer: bool) -> list[str]:
     seq = f"#{example.seq} " if example.seq is not None else ""
     operation = f", operation {_line(example.operation)}" if example.operation else ""
     lines = [f"example: request {seq}(request_id {_line(example.request_id) or '-'}{operation})"]
     lines.append(f"  > {_line(example.method)} {_line(example.target)}")
-    lines += [f"  > {_line(name)}: {_line(value)}" for name, value in example.headers.items()]
-    if example.body:
-        lines.append("  >")
-        lines += [f"  > {_line(line)}" for line in example.body.splitlines()]
+    lines += _message_lines(">", example.headers, example.body)
     if example.body_cut:
         size = f" of {example.body_bytes} bytes" if example.body_bytes is not None else ""
         lines.append(f"  > ... (body cut: first {len(example.body.encode('utf-8'))} bytes shown{size})")
     code = f" code {example.code}" if example.code is not None else " (no business code: answer cut off)"
     message = f": {_line(example.message)}" if example.message else ""
     lines.append(f"  < {example.status if example.status is not None else '-'}{code}{message}")
+    if with_answer and example.answer is not None:
+        lines += _message_lines("<", example.answer.headers, example.answer.body)
+        if example.answer.body_cut:
+            lines.append(f"  < ... (body cut: first {len(example.answer.body.encode('utf-8'))} bytes shown)")
     if example.scenarios:
         lines.append(f"  scenarios: {', '.join(_line(name) for name in example.scenarios)}")
     for finding in example.findings:
         # The mock's messages name their field already; others get it put in front.
         named = finding.message if finding.message.startswith(finding.path) else f"{finding.path}: {finding.message}"
         lines.append(f"  ! {_line(named)}")
+    return lines
+
+
+def _message_lines(arrow: str, headers: Mapping[str, str], body: str) -> list[str]:
+    """Headers, then the body after an empty line, as a request (`>`) or an answer (`<`) is shown."""
+    lines = [f"  {arrow} {_line(name)}: {_line(value)}" for name, value in headers.items()]
+    if body:
+        lines.append(f"  {arrow}")
+        lines += [f"  {arrow} {_line(line)}" for line in body.splitlines()]
     return lines
 
 
@@ -471,7 +615,13 @@ def to_json(report: Report, fail_on_warnings: bool = False) -> str:
         },
         "notes": list(report.notes),
         "rules": [_rule_json(rule) for rule in report.rules],
+        "upstream": None,
     }
+    if report.upstream is not None:
+        document["upstream"] = {
+            "totals": vars(report.upstream),
+            "rules": [_rule_json(rule) for rule in report.upstream_rules],
+        }
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
@@ -502,6 +652,7 @@ def _rule_json(rule: RuleSummary) -> dict[str, Any]:
             "response": {"status": example.status, "code": example.code, "message": example.message},
             "scenarios": list(example.scenarios),
             "findings": [{"path": finding.path, "message": finding.message} for finding in example.findings],
+            "answer": vars(example.answer) if example.answer is not None else None,
         },
     }
 
@@ -511,25 +662,31 @@ def to_junit(report: Report, fail_on_warnings: bool) -> str:
     suites = ET.Element("testsuites", name=SUITE_NAME)
     suite = ET.SubElement(suites, "testsuite", name=SUITE_NAME)
     properties = ET.SubElement(suite, "properties")
-    for name in ("judged", "clean", "with_errors", "with_warnings", "recorded", "dropped", "capacity", "not_returned"):
-        ET.SubElement(properties, "property", name=name, value=str(getattr(report.totals, name)))
+    totals = {"": vars(report.totals), "upstream_": vars(report.upstream) if report.upstream else {}}
+    for prefix, values in totals.items():
+        for name, value in values.items():
+            ET.SubElement(properties, "property", name=prefix + name, value=str(value))
     failures = 0
-    for rule in report.rules:
+    rules = (*report.rules, *report.upstream_rules)
+    for rule in rules:
+        # Behind a proxy, the upstream's rules are a class of their own: `kling-mock.conformance.upstream.errors`.
+        side = ".upstream" if rule.side == "upstream" else ""
         case = ET.SubElement(
-            suite, "testcase", classname=f"kling-mock.conformance.{rule.severity}s", name=_xml(rule.rule)
+            suite, "testcase", classname=f"kling-mock.conformance{side}.{rule.severity}s", name=_xml(rule.rule)
         )
         detail = _xml("\n".join(_rule_lines(rule)))
         if rule.severity == "error" or fail_on_warnings:
             failures += 1
             first = f": {rule.messages[0]}" if rule.messages else ""
-            headline = _xml(f"{_count(rule.requests, 'request')} broke {rule.rule}{first}")
+            counted = _count(rule.requests, "answer" if side else "request")
+            headline = _xml(f"{counted} broke {rule.rule}{first}")
             failure = ET.SubElement(case, "failure", message=headline, type=rule.severity)
             failure.text = detail
         else:
             ET.SubElement(case, "system-out").text = detail
-    if not report.rules:
+    if not rules:
         ET.SubElement(suite, "testcase", classname="kling-mock.conformance", name="no findings")
-    tests = max(1, len(report.rules))
+    tests = max(1, len(rules))
     for element in (suites, suite):
         element.set("tests", str(tests))
         element.set("failures", str(failures))

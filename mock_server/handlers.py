@@ -21,7 +21,7 @@ class Call:
     owner: str
     parameters: dict[str, Any]
     body: Any
-    # A scenario's decision for a task this call creates ("failed" or "processing").
+    # A scenario's decision for a task this call creates, or for the faces it finds ("failed" or "processing").
     fate: str | None = None
 
 
@@ -36,6 +36,11 @@ async def get_identify_face_task(service: TaskService, call: Call) -> JSONRespon
     return success(call.request_id, await service.get(call.owner, call.parameters["task_id"]))
 
 
+async def identify_face(service: TaskService, call: Call) -> JSONResponse:
+    """The upstream dialect: the faces at once, no task."""
+    return success(call.request_id, service.identify(call.body, call.fate))
+
+
 async def list_identify_face_tasks(service: TaskService, call: Call) -> JSONResponse:
     page = await service.list(call.owner, call.parameters["pageNum"], call.parameters["pageSize"])
     return success(call.request_id, page)
@@ -45,4 +50,5 @@ HANDLERS: dict[str, Handler] = {
     "createIdentifyFaceTask": create_identify_face_task,
     "getIdentifyFaceTask": get_identify_face_task,
     "listIdentifyFaceTasks": list_identify_face_tasks,
+    "identifyFace": identify_face,
 }

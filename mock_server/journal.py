@@ -3,6 +3,9 @@
 Recording sits on every request's path, so it only stores facts; judging a request against the
 spec (`verdicts.Judge`) waits until someone reads the journal. Credentials never enter it:
 they are redacted from headers and blanked wherever else the request repeated them.
+
+Where it is kept is a `JournalStore`: here, in this process (`Journal`, the default, and the
+proxy's), or in Redis for every process sharing it (`journal_redis.py`, with `serve --store`).
 """
 
 from __future__ import annotations
@@ -12,21 +15,23 @@ import itertools
 import json
 import re
 from collections import OrderedDict, deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, quote_plus
 
 from .errors import Finding
 
 if TYPE_CHECKING:
-    from .verdicts import Verdict
+    from .verdicts import Judge, Verdict
 
 DEFAULT_JOURNAL_SIZE = 1000
 # Bodies are kept up to this size; a larger one is judged as it arrives, then cut.
 BODY_KEPT_BYTES = 64 * 1024
 REDACTED = "<redacted>"
-_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"})
+# `set-cookie` too: a proxied upstream's answer is journaled with its headers.
+_CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
+)
 # Remember this many (caller, task) pairs to tell how fast a task is polled.
 _POLLS_REMEMBERED = 10_000
 
@@ -37,8 +42,52 @@ def caller_fingerprint(token_digest: str) -> str:
 
 
 @dataclass(eq=False, slots=True)
+class UpstreamAnswer:
+    """What the upstream answered a request `kling-mock proxy` forwarded, or why it did not answer.
+
+    The answer went to the client unchanged; what is kept here is for judging it: the body with its
+    Content-Encoding undone (`undecoded` says why it could not be), headers with credentials redacted.
+    `verdict` is filled in when first judged (`verdicts.Judge.upstream_verdict`).
+    """
+
+    # None when no answer came (`error` says why) and the proxy answered the client itself.
+    status: int | None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    body_bytes: int = 0
+    body_truncated: bool = False
+    undecoded: str | None = None
+    error: str | None = None
+    verdict: Verdict | None = field(default=None, repr=False)
+
+    def keep(self, body: bytes, secrets: tuple[str, ...]) -> None:
+        """Keep `body` (this one's, cut and blanked), and blank `secrets` everywhere else: once judged."""
+        self.body_truncated = self.body_truncated or len(self.body) > BODY_KEPT_BYTES
+        self.body = body
+        if secrets:
+            self.headers = {name: blank_text(value, secrets) for name, value in self.headers.items()}
+            self.error = blank_text(self.error, secrets) if self.error else self.error
+            self.verdict = self.verdict.redacted(secrets) if self.verdict else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The answer as the admin API's `UpstreamAnswer` (openapi/admin.yaml)."""
+        return {
+            "status": self.status,
+            "headers": self.headers,
+            "body": self.body.decode("utf-8", "replace"),
+            "body_bytes": self.body_bytes,
+            "body_truncated": self.body_truncated,
+            "error": self.error,
+            "verdict": self.verdict.to_json() if self.verdict is not None else None,
+        }
+
+
+@dataclass(eq=False, slots=True)
 class Entry:
-    """One request as recorded; `verdict` is filled in when first judged."""
+    """One request as recorded; `verdict` is filled in when first judged.
+
+    `seq` is the journal's to give (`JournalStore.record`): 0 until then.
+    """
 
     seq: int
     request_id: str
@@ -64,6 +113,8 @@ class Entry:
     # The body was cut at `BODY_KEPT_BYTES`.
     body_truncated: bool = False
     verdict: Verdict | None = field(default=None, repr=False)
+    # The upstream's answer, when a proxy forwarded the request; None for the mock's own answers.
+    upstream: UpstreamAnswer | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The entry as the admin API's `JournalEntry` (openapi/admin.yaml)."""
@@ -84,6 +135,7 @@ class Entry:
             "response": {"status": self.status, "code": self.code, "message": self.message},
             "scenarios": list(self.scenarios),
             "verdict": self.verdict.to_json() if self.verdict is not None else None,
+            "upstream": self.upstream.to_json() if self.upstream is not None else None,
         }
 
 
@@ -176,24 +228,92 @@ def _spellings(secret: str) -> tuple[str, tuple[str, ...]]:
     return core, tuple(sorted(forms, key=len, reverse=True))
 
 
+def keep(entry: Entry, secrets: tuple[str, ...], judge: Judge | None) -> None:
+    """Make `entry` fit to keep: no secret left in it, at most BODY_KEPT_BYTES of each body.
+
+    Its verdicts are of the exchange as it happened: when keeping changes what they are made from, the
+    entry is judged first, while it can be (with `since_last_poll_ms` already known).
+    """
+    upstream = entry.upstream
+    shown = (
+        blank(entry.body[:BODY_KEPT_BYTES], secrets),
+        blank_text(entry.path, secrets),
+        blank_text(entry.query, secrets),
+    )
+    upstream_shown = blank(upstream.body[:BODY_KEPT_BYTES], secrets) if upstream is not None else b""
+    changed = shown != (entry.body, entry.path, entry.query)
+    if (changed or (upstream is not None and upstream_shown != upstream.body)) and judge is not None:
+        judge.judge(entry)
+    entry.body_truncated = entry.body_truncated or len(entry.body) > BODY_KEPT_BYTES
+    entry.body, entry.path, entry.query = shown
+    if upstream is not None:
+        upstream.keep(upstream_shown, secrets)
+    if secrets:
+        entry.message = blank_text(entry.message, secrets) if entry.message else entry.message
+        entry.refusal = redacted_finding(entry.refusal, secrets) if entry.refusal else None
+        entry.verdict = entry.verdict.redacted(secrets) if entry.verdict else None
+
+
+@dataclass
+class JournalSnapshot:
+    """The journal as read at one moment: its entries, oldest first, and its counters since the last clear."""
+
+    entries: list[Entry]
+    # Requests recorded; of those, `dropped` were pushed out by the bound since.
+    recorded: int
+    # Requests answered but never recorded: the journal's Redis was unavailable, or could not keep up.
+    lost: int = 0
+
+    @property
+    def dropped(self) -> int:
+        return max(0, self.recorded - len(self.entries))
+
+
+class JournalStore(Protocol):
+    """Where the journal is kept. Reading may raise `StoreUnavailable` (Redis); recording never does."""
+
+    capacity: int
+
+    def record(self, entry: Entry, secrets: tuple[str, ...], judge: Judge | None, poll_interval_ms: int | None) -> None:
+        """Keep `entry` (as `keep` makes it), numbered; never waits, never fails the request.
+
+        `poll_interval_ms`: the request polled a resource the spec asks to poll at most this often, so the
+        entry is given `since_last_poll_ms`, the time since its caller last polled the same one.
+        """
+        ...
+
+    async def snapshot(self) -> JournalSnapshot:
+        """Everything kept, with what this process recorded so far."""
+        ...
+
+    async def clear(self) -> None:
+        """Forget every entry and the counters; `seq` keeps counting."""
+        ...
+
+    async def aclose(self) -> None:
+        """Write what is still on its way; at shutdown, before the store closes the Redis it borrows."""
+        ...
+
+
 class Journal:
-    """The last `capacity` entries in memory, oldest first."""
+    """The last `capacity` entries in memory, oldest first: one process's."""
 
     def __init__(self, capacity: int = DEFAULT_JOURNAL_SIZE) -> None:
         self.capacity = capacity
         self._entries: deque[Entry] = deque(maxlen=capacity)
         self._seq = itertools.count(1)
-        self.recorded = 0
+        self._recorded = 0
         self._last_polls: OrderedDict[tuple[str | None, str], int] = OrderedDict()
 
-    @property
-    def dropped(self) -> int:
-        return self.recorded - len(self._entries)
+    def record(self, entry: Entry, secrets: tuple[str, ...], judge: Judge | None, poll_interval_ms: int | None) -> None:
+        entry.seq = next(self._seq)
+        if poll_interval_ms is not None:
+            entry.since_last_poll_ms = self._since_last_poll(entry.caller, entry.path, entry.at)
+        keep(entry, secrets, judge)
+        self._entries.append(entry)
+        self._recorded += 1
 
-    def next_seq(self) -> int:
-        return next(self._seq)
-
-    def since_last_poll(self, caller: str | None, path: str, now: int) -> int | None:
+    def _since_last_poll(self, caller: str | None, path: str, now: int) -> int | None:
         """Milliseconds since `caller` last polled `path`, remembering this poll."""
         key = (caller, path)
         last = self._last_polls.pop(key, None)
@@ -202,14 +322,13 @@ class Journal:
             self._last_polls.popitem(last=False)
         return None if last is None else now - last
 
-    def record(self, entry: Entry) -> None:
-        self._entries.append(entry)
-        self.recorded += 1
+    async def snapshot(self) -> JournalSnapshot:
+        return JournalSnapshot(list(self._entries), self._recorded)
 
-    def __iter__(self) -> Iterator[Entry]:
-        return iter(list(self._entries))
-
-    def clear(self) -> None:
+    async def clear(self) -> None:
         self._entries.clear()
-        self.recorded = 0
+        self._recorded = 0
         self._last_polls.clear()
+
+    async def aclose(self) -> None:
+        """Nothing is on its way: entries are kept as they are recorded."""

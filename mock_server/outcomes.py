@@ -1,8 +1,10 @@
-"""What an identify-face task finds, chosen by the client through its input.
+"""What identify-face finds in a video, chosen by the client through its input.
 
 A fake backend is only useful if a client can make it fail on purpose. Markers in `video_url`
 or `video_id` pick the outcome (see the README's table); everything else finds one face. The
-face data is derived from the input, so the same request always finds the same faces.
+face data is derived from the input, so the same request always finds the same faces. The
+input is a task's `input` in the documented dialect, the body itself in the upstream one: both
+name the video with the same two fields.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ class Outcome:
     face_count: int = 0
 
 
-def outcome_for(task_input: dict[str, Any]) -> Outcome:
-    reference = video_reference(task_input).lower()
+def outcome_for(video: str) -> Outcome:
+    """What the video (a `video_reference`) holds: its markers decide."""
+    reference = video.lower()
     for marker, message in _FAILURES.items():
         if marker in reference:
             return Outcome(succeeded=False, message=message)
@@ -39,13 +42,16 @@ def outcome_for(task_input: dict[str, Any]) -> Outcome:
 
 
 def video_reference(task_input: dict[str, Any]) -> str:
+    """All of an input that decides its outcome: a task keeps this, not its whole input (memory)."""
     return f"{task_input.get('video_url') or ''}|{task_input.get('video_id') or ''}"
 
 
-def task_result(task_id: str, task_input: dict[str, Any], face_count: int) -> dict[str, Any]:
-    """Faces with times in milliseconds, `start_time <= end_time`, the same for the same input."""
-    reference = video_reference(task_input)
-    session_id = _digest(f"{task_id}|{reference}")[:22]
+def task_result(run_id: str, reference: str, face_count: int) -> dict[str, Any]:
+    """Faces with times in milliseconds, `start_time <= end_time`, the same for the same video
+    (a `video_reference`). `run_id` (the task's id, or a fresh id for a synchronous call) gives each
+    run its own session.
+    """
+    session_id = _digest(f"{run_id}|{reference}")[:22]
     faces = []
     for index in range(face_count):
         seed = int.from_bytes(hashlib.sha256(f"{reference}#{index}".encode()).digest()[:8], "big")

@@ -26,6 +26,7 @@ class MockProcess:
     """`with MockProcess("--keys", "k") as mock:` serves at `mock.base_url` until the block ends.
 
     The server's stdout (its access log) is kept in `access_log`, its stderr in `stderr_lines`.
+    `subcommand="proxy"` runs the validation proxy instead (give it `--upstream URL`).
     """
 
     def __init__(
@@ -34,8 +35,9 @@ class MockProcess:
         env: dict[str, str] | None = None,
         module: str = "mock_server",
         startup_timeout: float = 20.0,
+        subcommand: str = "serve",
     ) -> None:
-        self.command: Sequence[str] = [sys.executable, "-m", module, "serve", "--port", "0", *serve_args]
+        self.command: Sequence[str] = [sys.executable, "-m", module, subcommand, "--port", "0", *serve_args]
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.startup_timeout = startup_timeout
         self.base_url = ""

@@ -4,7 +4,8 @@ Pure ASGI middleware, so that it costs little. Access lines carry the request id
 header: the Authorization token cannot leak. They are written to stdout's buffer without going
 through `logging` (which flushes every record, a system call per request) and flushed a moment
 later, so that a burst of requests costs one write. Journal entries are built from what the app
-noted in `scope["state"]` while answering (see `app.py`).
+noted in `scope["state"]` while answering (see `app.py`), once the answer is sent; the journal keeps
+them without making the request wait (a Redis journal writes them in the background).
 """
 
 from __future__ import annotations
@@ -12,23 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, BinaryIO
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .ids import IdGenerator, now_ms
-from .journal import (
-    BODY_KEPT_BYTES,
-    Entry,
-    Journal,
-    blank,
-    blank_text,
-    caller_fingerprint,
-    credentials,
-    redacted_finding,
-    redacted_headers,
-)
+from .journal import Entry, JournalStore, blank_text, caller_fingerprint, credentials, redacted_headers
 from .verdicts import Judge
 
 # `--log-level info` (the default) turns the access log on; `warning` and above turn it off.
@@ -47,7 +40,7 @@ class RequestLogMiddleware:
         app: ASGIApp,
         ids: IdGenerator,
         sink: BinaryIO,
-        journal: Journal | None = None,
+        journal: JournalStore | None = None,
         judge: Judge | None = None,
         unjournaled: tuple[str, ...] = (),
     ) -> None:
@@ -98,7 +91,7 @@ class RequestLogMiddleware:
 
     def _journal(
         self,
-        journal: Journal,
+        journal: JournalStore,
         scope: Scope,
         state: dict[str, Any],
         secrets: tuple[str, ...],
@@ -106,13 +99,16 @@ class RequestLogMiddleware:
         arrived: int,
         elapsed_ms: float,
     ) -> None:
-        body: bytes | None = state.get("body")
+        # A body refused before it was read (the mock) or streamed on past the limit (a proxy) is
+        # longer than what was kept of it: `body_bytes` then says how long.
+        body: bytes = state.get("body") or b""
+        body_bytes: int = state.get("body_bytes", len(body))
         operation = state.get("operation")
         owner = state.get("owner")
         caller = caller_fingerprint(owner) if owner else None
         dropped = state.get("dropped", False)
         entry = Entry(
-            seq=journal.next_seq(),
+            seq=0,
             request_id=state["request_id"],
             at=arrived,
             duration_ms=elapsed_ms,
@@ -122,34 +118,17 @@ class RequestLogMiddleware:
             operation_id=operation.operation_id if operation else None,
             caller=caller,
             headers=redacted_headers(scope["headers"], secrets),
-            body=body or b"",
-            body_bytes=len(body) if body is not None else state.get("body_bytes", 0),
-            # Refused before it was read: none of it is kept.
-            body_truncated=body is None and state.get("body_bytes", 0) > 0,
+            body=body,
+            body_bytes=body_bytes,
+            body_truncated=len(body) < body_bytes,
             status=status,
             code=None if dropped else state.get("business_code"),
             message=None if dropped else state.get("message"),
             refusal=state.get("refusal"),
             scenarios=state.get("scenarios", ()),
+            upstream=state.get("upstream"),
         )
-        if operation is not None and operation.min_poll_interval_ms is not None:
-            entry.since_last_poll_ms = journal.since_last_poll(caller, scope["path"], arrived)
-        # The verdict is of the request as received; what is kept shows no secret and at most
-        # BODY_KEPT_BYTES of body. When keeping changes the request, it is judged now, while it can be.
-        shown = (
-            blank(entry.body[:BODY_KEPT_BYTES], secrets),
-            blank_text(entry.path, secrets),
-            blank_text(entry.query, secrets),
-        )
-        if shown != (entry.body, entry.path, entry.query) and self.judge is not None:
-            self.judge.verdict(entry)
-        entry.body_truncated = entry.body_truncated or len(entry.body) > BODY_KEPT_BYTES
-        entry.body, entry.path, entry.query = shown
-        if secrets:
-            entry.message = blank_text(entry.message, secrets) if entry.message else entry.message
-            entry.refusal = redacted_finding(entry.refusal, secrets) if entry.refusal else None
-            entry.verdict = entry.verdict.redacted(secrets) if entry.verdict else None
-        journal.record(entry)
+        journal.record(entry, secrets, self.judge, operation.min_poll_interval_ms if operation else None)
 
     def _write(self, line: bytes) -> None:
         self.sink.write(line)
@@ -161,3 +140,28 @@ class RequestLogMiddleware:
         self._flush_pending = False
         if not self.sink.closed:
             self.sink.flush()
+
+
+def flushing_lifespan(
+    sink: BinaryIO,
+    close: Callable[[], Awaitable[None]],
+    start: Callable[[], Awaitable[None]] | None = None,
+) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """An app's lifespan that runs `start` before serving, and at shutdown closes what the app opened (`close`),
+    then flushes the access log.
+
+    Flushed here, last: uvicorn ends a SIGTERM'd process by re-raising the signal, which skips Python's
+    own flush at exit.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        if start is not None:
+            await start()
+        try:
+            yield
+        finally:
+            await close()
+            sink.flush()
+
+    return lifespan

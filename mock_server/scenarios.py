@@ -3,6 +3,11 @@
 A scenario's shape is the admin spec's `Scenario` schema (openapi/admin.yaml), which validates
 every scenario, from the `--scenarios` file, the admin API or a request's header. Each request
 gets the `Effects` of the scenarios that apply to it; `app.py` plays them.
+
+Where the scenarios are kept is a `ScenarioList`: in this process (`MemoryScenarios`, the default),
+or, for a server whose tasks are in Redis, in Redis for every worker and mock sharing it
+(`scenarios_redis.py`), `times` counted there too. Rate limits likewise count in each scenario's own
+buckets, or in Redis (`RateLimits`, `rate_limits_redis.py`).
 """
 
 from __future__ import annotations
@@ -11,10 +16,10 @@ import math
 import random
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -31,7 +36,7 @@ _HEADER_PATH = "header.X-Kling-Mock-Scenario"
 _NOT_INLINE = frozenset({"name", "when", "times", "rate_limit"})
 _MAX_BUCKETS = 10_000
 # The admin spec's bound on `retry_after`, which a computed wait respects too.
-_MAX_RETRY_AFTER = 3600
+MAX_RETRY_AFTER = 3600
 # Plain ASCII numerals only: `int` and `float` also take "1_000" and other scripts' digits.
 _NUMERALS = {"integer": re.compile(r"-?[0-9]{1,9}"), "number": re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,9})?")}
 
@@ -81,7 +86,7 @@ class Scenario:
         return (self.caller is None or self.caller == owner) and self.operation in (None, operation_id)
 
     def take(self) -> bool:
-        """Count one use; False once `times` is spent."""
+        """Count one use, in this process; False once `times` is spent."""
         if self.remaining is None:
             return True
         if self.remaining == 0:
@@ -100,7 +105,7 @@ class Scenario:
             self._buckets.clear()  # callers long gone would otherwise pile up; a fresh bucket is full anyway
         if tokens < 1:
             self._buckets[owner] = (tokens, now)
-            return min(_MAX_RETRY_AFTER, max(1, math.ceil((1 - tokens) / self.rate_limit)))
+            return min(MAX_RETRY_AFTER, max(1, math.ceil((1 - tokens) / self.rate_limit)))
         self._buckets[owner] = (tokens - 1, now)
         return None
 
@@ -123,6 +128,14 @@ class Scenario:
         return shown
 
 
+class RateLimits(Protocol):
+    """Token buckets kept outside the scenarios, shared by every process that plays them."""
+
+    async def take(self, owner: str, scenarios: Sequence[Scenario]) -> list[int | None]:
+        """For each scenario (each has a `rate_limit`), seconds to wait, or None: passed, and counted."""
+        ...
+
+
 @dataclass
 class Effects:
     """What the scenarios that apply to one request make of it."""
@@ -135,11 +148,82 @@ class Effects:
     slow_body_ms: int = 0
 
 
-class ScenarioBook:
-    """The scenarios in play: those of the file given at start, those added through the admin API."""
+class ScenarioList(Protocol):
+    """Where the scenarios in play are kept. In Redis, any method but `current` may raise `StoreUnavailable`."""
 
-    def __init__(self, spec: Spec, file_scenarios: Iterable[dict[str, Any]] = (), seed: int | None = None) -> None:
+    async def start(self, file: list[Scenario]) -> None:
+        """At start, with the `--scenarios` file's scenarios (checked, counters full)."""
+        ...
+
+    async def current(self) -> Mapping[str, Scenario]:
+        """The scenarios in play, by name, oldest first: asked once per request, so cheap."""
+        ...
+
+    async def count_uses(self, chosen: list[Scenario]) -> list[Scenario]:
+        """Those of `chosen` that still apply, each use counted once against its `times`."""
+        ...
+
+    async def listed(self) -> list[Scenario]:
+        """The scenarios in play, oldest first, each with the uses it has left (`remaining`)."""
+        ...
+
+    async def put(self, scenario: Scenario) -> None:
+        """Add `scenario`, or replace the one of its name (its counters start afresh)."""
+        ...
+
+    async def remove(self, name: str) -> bool: ...
+
+    async def replace(self, scenarios: list[Scenario], *, from_file: bool) -> None:
+        """Play only `scenarios`: the file's, with `from_file` (a reset), or none (a clear)."""
+        ...
+
+
+class MemoryScenarios:
+    """The scenarios of this process alone: each counts its own `times`."""
+
+    def __init__(self, scenarios: list[Scenario]) -> None:
+        self._by_name = {scenario.name: scenario for scenario in scenarios}
+
+    async def start(self, file: list[Scenario]) -> None:
+        """Nothing to do: it holds the file's from its construction."""
+
+    async def current(self) -> Mapping[str, Scenario]:
+        return self._by_name
+
+    async def count_uses(self, chosen: list[Scenario]) -> list[Scenario]:
+        return [scenario for scenario in chosen if scenario.take()]
+
+    async def listed(self) -> list[Scenario]:
+        return list(self._by_name.values())
+
+    async def put(self, scenario: Scenario) -> None:
+        self._by_name.pop(scenario.name, None)
+        self._by_name[scenario.name] = scenario
+
+    async def remove(self, name: str) -> bool:
+        return self._by_name.pop(name, None) is not None
+
+    async def replace(self, scenarios: list[Scenario], *, from_file: bool) -> None:
+        self._by_name = {scenario.name: scenario for scenario in scenarios}
+
+
+class ScenarioBook:
+    """The scenarios in play: those of the file given at start, those added through the admin API.
+
+    `shared` keeps them elsewhere (Redis), for every process given it; None keeps them in this one.
+    `rate_limits` keeps the rate limits' buckets elsewhere (Redis); None keeps them in each scenario.
+    """
+
+    def __init__(
+        self,
+        spec: Spec,
+        file_scenarios: Iterable[dict[str, Any]] = (),
+        seed: int | None = None,
+        rate_limits: RateLimits | None = None,
+        shared: ScenarioList | None = None,
+    ) -> None:
         self.spec = spec
+        self._rate_limits = rate_limits
         self._admin = load_spec(ADMIN_SPEC_PATH)
         self._validator = self._admin.validator("#/components/schemas/Scenario")
         properties = self._admin.document["components"]["schemas"]["Scenario"]["properties"]
@@ -147,34 +231,42 @@ class ScenarioBook:
         self._inline_types = {name: kind for name, kind in self._types.items() if name not in _NOT_INLINE}
         self._file = list(file_scenarios)
         self._random = random.Random(seed)
-        self._scenarios: dict[str, Scenario] = {}
-        self.reset()
+        file = self.file_scenarios()  # a file the mock cannot play is refused now, at start
+        self._list: ScenarioList = shared if shared is not None else MemoryScenarios(file)
 
     # Keeping scenarios.
 
-    def reset(self) -> None:
-        """Back to the file's scenarios, with their counters full."""
-        self._scenarios = {}
+    def file_scenarios(self) -> list[Scenario]:
+        """The `--scenarios` file's, checked, with their counters full."""
+        scenarios = []
         for index, raw in enumerate(self._file):
             try:
-                self.add(raw, source="file")
+                scenarios.append(self.parse(raw, source="file"))
             except ScenarioError as exc:
                 raise ScenarioError(f"scenarios[{index}]: {exc}") from None
+        return scenarios
 
-    def add(self, raw: Any, source: str = "api") -> Scenario:
+    async def start(self) -> None:
+        """Before serving: the file's scenarios into play (a shared list may already hold them)."""
+        await self._list.start(self.file_scenarios())
+
+    async def reset(self) -> None:
+        """Back to the file's scenarios, with their counters full."""
+        await self._list.replace(self.file_scenarios(), from_file=True)
+
+    async def add(self, raw: Any, source: str = "api") -> Scenario:
         scenario = self.parse(raw, source)
-        self._scenarios.pop(scenario.name, None)
-        self._scenarios[scenario.name] = scenario
+        await self._list.put(scenario)
         return scenario
 
-    def remove(self, name: str) -> bool:
-        return self._scenarios.pop(name, None) is not None
+    async def remove(self, name: str) -> bool:
+        return await self._list.remove(name)
 
-    def clear(self) -> None:
-        self._scenarios = {}
+    async def clear(self) -> None:
+        await self._list.replace([], from_file=False)
 
-    def __iter__(self) -> Iterator[Scenario]:
-        return iter(list(self._scenarios.values()))
+    async def listed(self) -> list[Scenario]:
+        return await self._list.listed()
 
     def parse(self, raw: Any, source: str) -> Scenario:
         """A scenario from its JSON shape, checked against the admin spec and the Kling spec's table."""
@@ -210,22 +302,34 @@ class ScenarioBook:
 
     # Choosing and playing them.
 
-    def effects_for(self, operation: Operation, owner: str, header: str | None, prefer: str | None) -> Effects | None:
+    async def effects(self, operation: Operation, owner: str, header: str | None, prefer: str | None) -> Effects | None:
         """The effects of every scenario that applies to this request, or None when none does.
 
-        Raises `KlingError` (400/1200) for a header naming an unknown scenario or malformed.
+        Each is counted once against its `times`, and its rate limit (in `rate_limits`, when the book has
+        them: one call for all). Raises `KlingError` (400/1200) for a header naming an unknown scenario or
+        malformed.
         """
-        if not self._scenarios and header is None and prefer is None:
+        scenarios = await self._list.current()
+        if not scenarios and header is None and prefer is None:
             return None
-        chosen = [*self._from_header(header), *self._from_prefer(operation, prefer)]
-        chosen += [s for s in self._scenarios.values() if s.automatic and s.matches(operation.operation_id, owner)]
-        chosen = [scenario for scenario in dict.fromkeys(chosen) if scenario.take()]
+        chosen = [*self._from_header(scenarios, header), *self._from_prefer(operation, prefer)]
+        chosen += [s for s in scenarios.values() if s.automatic and s.matches(operation.operation_id, owner)]
+        chosen = await self._list.count_uses(list(dict.fromkeys(chosen)))
         if not chosen:
             return None
+        if self._rate_limits is None:
+            now = time.monotonic()
+            waits = [scenario.rate_limited(owner, now) for scenario in chosen]
+        else:
+            limited = [scenario for scenario in chosen if scenario.rate_limit is not None]
+            taken = iter(await self._rate_limits.take(owner, limited) if limited else ())
+            waits = [next(taken) if scenario.rate_limit is not None else None for scenario in chosen]
+        return self._effects(chosen, waits)
+
+    def _effects(self, chosen: list[Scenario], waits: list[int | None]) -> Effects:
+        """What the chosen scenarios do, given the rate limits' waits (None where a request passed)."""
         effects = Effects(names=tuple(dict.fromkeys(scenario.name for scenario in chosen)))
-        now = time.monotonic()
-        for scenario in chosen:
-            wait = scenario.rate_limited(owner, now)
+        for scenario, wait in zip(chosen, waits, strict=True):
             if wait is not None and effects.error is None:
                 effects.error = self._error(BusinessCode.RATE_LIMITED, None, wait)
             if scenario.code is not None and effects.error is None:
@@ -244,7 +348,7 @@ class ScenarioBook:
         text = message or f"{self.spec.meaning_by_code[code]} (scenario)"
         return KlingError(code, text, headers, rule="scenario", path="")
 
-    def _from_header(self, header: str | None) -> list[Scenario]:
+    def _from_header(self, scenarios: Mapping[str, Scenario], header: str | None) -> list[Scenario]:
         """Scenarios a request names (`flaky, slow`), or one it spells inline (`code=1302, retry_after=2`)."""
         if header is None:
             return []
@@ -256,8 +360,8 @@ class ScenarioBook:
             key, has_value, value = (part.strip() for part in item.partition("="))
             if has_value or self._inline_types.get(key) == "boolean":
                 inline[key] = self._inline_value(key, value if has_value else "true")
-            elif key in self._scenarios:
-                chosen.append(self._scenarios[key])
+            elif key in scenarios:
+                chosen.append(scenarios[key])
             else:
                 raise _header_error(f"no scenario named {key!r}")
         if inline:

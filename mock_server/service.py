@@ -1,4 +1,4 @@
-"""The identify-face backend's logic, apart from HTTP: create, query and list tasks."""
+"""The identify-face backend's logic, apart from HTTP: create, query and list tasks, or identify at once."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from .errors import BusinessCode, KlingError
 from .ids import IdGenerator, now_ms
 from .journal import caller_fingerprint
 from .lifecycle import FAILED, FINAL_STEP, PROCESSING, SUCCEED, Lifecycle
-from .outcomes import Outcome, outcome_for, task_result
+from .outcomes import Outcome, outcome_for, task_result, video_reference
 from .store import Task, TaskStore
 
 SCENARIO_FAILURE = Outcome(succeeded=False, message="the task failed (scenario)")
+IDENTIFY_SCENARIO_FAILURE = Outcome(succeeded=False, message="no faces could be identified (scenario)")
 
 
 class TaskService:
@@ -32,13 +33,33 @@ class TaskService:
             owner=owner,
             created_at=now,
             updated_at=now,
-            input=body["input"],
+            video=video_reference(body["input"]),
             callback_url=body.get("callback_url"),
             fate=fate,
         )
         await self.store.add(task)
         self._call_back_on_create(task, now)
         return self.render(task, now)
+
+    def identify(self, body: dict[str, Any], fate: str | None = None) -> dict[str, Any]:
+        """The faces, found at once (the upstream dialect): no task is stored, no callback sent.
+
+        A synchronous call has no failed task to carry a failure, so an outcome that fails (a marker,
+        or a scenario's `failed`) is refused as an invalid parameter naming the video's field, and a
+        scenario's `processing`, which the call cannot stay in, is an internal timeout.
+        """
+        if fate == PROCESSING:
+            raise KlingError(
+                BusinessCode.INTERNAL_TIMEOUT, "internal timeout: no faces found in time (scenario)", rule="scenario"
+            )
+        field = "video_url" if body.get("video_url") else "video_id"
+        video = video_reference(body)
+        outcome = IDENTIFY_SCENARIO_FAILURE if fate == FAILED else outcome_for(video)
+        if not outcome.succeeded:
+            # Chosen by a marker or a scenario, not a broken rule: the verdict does not hold it against the client.
+            rule = "scenario" if fate == FAILED else "outcome"
+            raise KlingError(BusinessCode.INVALID_PARAMETER, f"{field}: {outcome.message}", rule=rule, path=field)
+        return task_result(self.ids.new(), video, outcome.face_count)
 
     async def get(self, owner: str, task_id: str) -> dict[str, Any]:
         task = await self.store.get(task_id)
@@ -92,7 +113,7 @@ class TaskService:
         if step > self._last_step(task):
             step = self._last_step(task)
             updated_at = task.created_at + step * self.lifecycle.tick_ms
-        outcome = SCENARIO_FAILURE if task.fate == FAILED else outcome_for(task.input)
+        outcome = SCENARIO_FAILURE if task.fate == FAILED else outcome_for(task.video)
         status = self.lifecycle.status(step, outcome.succeeded)
         data: dict[str, Any] = {
             "task_id": task.task_id,
@@ -103,5 +124,5 @@ class TaskService:
         if status == FAILED:
             data["task_status_msg"] = outcome.message
         elif status == SUCCEED:
-            data["task_result"] = task_result(task.task_id, task.input, outcome.face_count)
+            data["task_result"] = task_result(task.task_id, task.video, outcome.face_count)
         return data

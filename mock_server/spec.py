@@ -16,10 +16,20 @@ from urllib.parse import quote
 import jsonschema_rs
 import yaml
 
+from .spec_bundle import bundle, dump
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # A wheel carries a copy of the spec inside the package; a source checkout reads the one at the root.
 _SPEC_DIR = _PACKAGE_DIR / "openapi" if (_PACKAGE_DIR / "openapi").exists() else _PACKAGE_DIR.parent / "openapi"
 DEFAULT_SPEC_PATH = _SPEC_DIR / "identify-face.yaml"
+# The same path's synchronous dialect (CONTRACT.md section 4), which references the default spec's components.
+UPSTREAM_SPEC_PATH = _SPEC_DIR / "identify-face-upstream.yaml"
+# The dialects the mock speaks on Kling's path (`serve --dialect`): each one's spec, and the operation
+# only that dialect has, by which a spec is known to speak it.
+DIALECTS: dict[str, tuple[Path, str]] = {
+    "documented": (DEFAULT_SPEC_PATH, "createIdentifyFaceTask"),
+    "upstream": (UPSTREAM_SPEC_PATH, "identifyFace"),
+}
 # The mock's own admin API (`serve --admin`), whose schemas also validate scenarios.
 ADMIN_SPEC_PATH = _SPEC_DIR / "admin.yaml"
 
@@ -55,7 +65,11 @@ class Operation:
 
 @dataclass(frozen=True)
 class Spec:
-    """The parsed spec: its text (served as is), its document and its compiled operations."""
+    """The parsed spec: its text, its self-contained document and its compiled operations.
+
+    `text` is the file as written, or, when the file references another's components, the bundled
+    document as YAML: what `/openapi.yaml` serves must stand alone.
+    """
 
     text: str
     document: dict[str, Any]
@@ -112,7 +126,9 @@ def resolve_response(document: dict[str, Any], response: dict[str, Any]) -> dict
 
 def load_spec(path: Path = DEFAULT_SPEC_PATH) -> Spec:
     text = path.read_text(encoding="utf-8")
-    document = yaml.safe_load(text)
+    document, bundled = bundle(yaml.safe_load(text), path)
+    if bundled:
+        text = dump(document)
     global_security = document.get("security", [])
     operations = []
     for route, item in document["paths"].items():
@@ -133,7 +149,7 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
         media_types = tuple(body["content"])
         max_body_bytes = int(body.get("x-kling-max-body-bytes", 1024 * 1024))
         max_body_depth = int(body.get("x-kling-max-body-depth", 32))
-        pointer = _pointer("paths", route, method, "requestBody", "content", media_types[0], "schema")
+        pointer = json_pointer("paths", route, method, "requestBody", "content", media_types[0], "schema")
         validator = _compile(document, {"$ref": pointer})
         recommended = body.get("x-kling-recommended")
         if recommended is not None:
@@ -152,7 +168,7 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
         parameter_locations[name] = parameter["in"]
         if "default" in parameter.get("schema", {}):
             parameter_defaults[name] = parameter["schema"]["default"]
-        properties[name] = {"$ref": _pointer("paths", route, method, "parameters", str(index), "schema")}
+        properties[name] = {"$ref": json_pointer("paths", route, method, "parameters", str(index), "schema")}
         if parameter.get("required"):
             required.append(name)
     parameters_validator = None
@@ -177,7 +193,7 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
     )
 
 
-def _pointer(*tokens: str) -> str:
+def json_pointer(*tokens: str) -> str:
     """A JSON pointer into the document, as a URI fragment (tokens escaped, `{` and `}` percent-encoded)."""
     return "#/" + "/".join(quote(token.replace("~", "~0").replace("/", "~1"), safe="~") for token in tokens)
 

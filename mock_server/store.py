@@ -2,31 +2,53 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 DEFAULT_MAX_TASKS = 100_000
+# See `MemoryTaskStore`: how often the stored tasks are moved out of the garbage collector's sight.
+FREEZE_EVERY = 10_000
+# What a shared store's keys start with (Redis's), so that several mocks can share one.
+DEFAULT_KEY_PREFIX = "kling-mock:"
 
 
-@dataclass
+@dataclass(slots=True)
 class Task:
-    """A task as stored: what it was asked, by whom, and how far it has gone (`step` 0 to 2)."""
+    """A task as stored: what it was asked, by whom, and how far it has gone (`step` 0 to 2).
+
+    Of its input only the video it names is kept (`outcomes.video_reference`): that alone decides
+    what the task finds, and a parsed input would be most of a task's memory.
+    """
 
     task_id: str
     owner: str
     created_at: int
     updated_at: int
-    input: dict[str, Any] = field(repr=False)
+    video: str
     callback_url: str | None = None
     step: int = 0
     # What a scenario decided for it: "failed", or "processing" for ever; None lets its input decide.
     fate: str | None = None
 
 
+class StoreUnavailable(Exception):
+    """The store's backend cannot be reached or written to now (a Redis gone away): the request gets 503/5001.
+
+    Transient: the next request tries again, so service resumes by itself once the backend is back.
+    """
+
+
+class StoreUnreachable(Exception):
+    """At start: the store's backend (`--store`'s Redis) cannot be used; `kling-mock serve` exits 2, saying why."""
+
+
 class TaskStore(Protocol):
+    """Every method may raise `StoreUnavailable`; the stores in this process (memory, SQLite) never do."""
+
     async def add(self, task: Task) -> None: ...
 
     async def get(self, task_id: str) -> Task | None: ...
@@ -57,11 +79,14 @@ class MemoryTaskStore:
     tasks); without it, eviction is plain oldest-first. An evicted task is gone: unknown to `get`
     and absent from its owner's list.
 
-    Memory: about 1.1 KB per task holding the provider page's documented example input (1,096
-    bytes by tracemalloc, 1,209 bytes of RSS, over 100,000 tasks each with its own parsed input, id
-    and owner digest, on CPython 3.11; `tests/mock_server/test_mock_store.py` checks it stays under
-    1.5 KB), so the default bound of 100,000 tasks costs about 120 MB. A larger input (base64
-    audio) costs its own size on top.
+    Memory: about 0.4 KB per task (358 bytes by tracemalloc over 20,000 tasks of the documented
+    example, each with its own parsed request, on CPython 3.11; `tests/mock_server/test_mock_store.py`
+    keeps it under 1 KB): a task keeps only the video reference of its input, and its owner's digest
+    is shared. The default bound of 100,000 tasks costs about 40 MB.
+
+    Stored tasks are frozen out of the garbage collector's sight every `FREEZE_EVERY` inserts: they
+    hold no reference cycles (reference counting frees an evicted one), and a full collection
+    walking a hundred thousand of them would stall every request in flight for tens of milliseconds.
     """
 
     def __init__(
@@ -81,8 +106,12 @@ class MemoryTaskStore:
         self._age: deque[str] = deque()
         # Per owner, task ids in creation order (a dict keeps order and removes in O(1)).
         self._owned: defaultdict[str, dict[str, None]] = defaultdict(dict)
+        self._inserted = 0
 
     async def add(self, task: Task) -> None:
+        self._inserted += 1
+        if self._inserted % FREEZE_EVERY == 0:
+            gc.freeze()
         self._tasks[task.task_id] = task
         self._age.append(task.task_id)
         self._owned[task.owner][task.task_id] = None

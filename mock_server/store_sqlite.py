@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from .outcomes import video_reference
 from .store import Task
 
 _SCHEMA = """
@@ -31,7 +32,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     updated_at   INTEGER NOT NULL,
     step         INTEGER NOT NULL,
     callback_url TEXT,
-    input        BLOB NOT NULL,
+    input        BLOB NOT NULL,  -- the task's video reference (files of earlier versions: its whole input, JSON)
     fate         TEXT
 );
 -- An index on owner holds (owner, rowid): an owner's tasks in creation order, read newest first.
@@ -70,7 +71,7 @@ class SqliteTaskStore:
                 task.owner,
                 task.created_at,
                 task.updated_at,
-                orjson.dumps(task.input),
+                task.video.encode(),
                 task.callback_url,
                 task.step,
                 task.fate,
@@ -107,5 +108,13 @@ class SqliteTaskStore:
 
 
 def _task(row: tuple[Any, ...]) -> Task:
-    task_id, owner, created_at, updated_at, input_json, callback_url, step, fate = row
-    return Task(task_id, owner, created_at, updated_at, orjson.loads(input_json), callback_url, step, fate)
+    task_id, owner, created_at, updated_at, stored, callback_url, step, fate = row
+    return Task(task_id, owner, created_at, updated_at, _video(stored), callback_url, step, fate)
+
+
+def _video(stored: bytes) -> str:
+    """The video reference a row keeps; a file of an earlier version kept the whole input as a JSON object
+    (a reference never starts with `{`: it starts with a validated URI, or `|` when there is none)."""
+    if stored.startswith(b"{"):
+        return video_reference(orjson.loads(stored))
+    return stored.decode()

@@ -4,6 +4,10 @@ The mock itself stops at the first problem; a client's authors want them all. So
 judged again from its recorded facts, with the same compiled schemas and the same checks the
 mock answers with, collecting instead of stopping. What cannot be judged again from the record
 (the token, or whether a task existed) is taken from the refusal the mock answered with.
+
+Behind `kling-mock proxy`, the upstream's answer is judged too, apart (`upstream_verdict`,
+`response_verdicts.py`): the client's verdict says what the client did wrong, the upstream's what
+the upstream did.
 """
 
 from __future__ import annotations
@@ -15,14 +19,25 @@ from urllib.parse import parse_qsl
 from .errors import Finding, KlingError
 from .journal import Entry, redacted_finding
 from .request_body import body_too_large, check_media_type, parse_json
+from .response_verdicts import ResponseJudge
 from .spec import Operation, Spec
 from .validation import body_findings, parameter_findings
 
-# Refusals the record cannot be judged again for (the token is not kept; a task's existence was
-# of its moment), so the verdict takes them from the mock's answer. Every other refusal is
+# Refusals the record cannot be judged again for (the token is not kept, nor a JWT's times; a task's
+# existence was of its moment), so the verdict takes them from the answer. Every other refusal is
 # worked out again, along with whatever else the answer did not mention.
 _TAKEN_FROM_ANSWER = frozenset(
-    {"auth-missing", "auth-malformed", "auth-rejected", "unknown-path", "method", "unknown-task", "scenario-header"}
+    {
+        "auth-missing",
+        "auth-malformed",
+        "auth-rejected",
+        "auth-not-yet-valid",
+        "auth-expired",
+        "unknown-path",
+        "method",
+        "unknown-task",
+        "scenario-header",
+    }
 )
 
 
@@ -49,8 +64,11 @@ class Verdict:
 
 
 class Judge:
-    def __init__(self, spec: Spec) -> None:
+    """Judges the journal's entries; with `responses` (a proxy's), the upstream's answers too."""
+
+    def __init__(self, spec: Spec, responses: ResponseJudge | None = None) -> None:
         self.spec = spec
+        self._responses = responses
         self._operations = {operation.operation_id: operation for operation in spec.operations}
 
     def verdict(self, entry: Entry) -> Verdict:
@@ -58,6 +76,22 @@ class Judge:
         if entry.verdict is None:
             entry.verdict = self._judge(entry)
         return entry.verdict
+
+    def upstream_verdict(self, entry: Entry) -> Verdict | None:
+        """The verdict of the upstream's answer, worked out once; None when no upstream answered."""
+        upstream = entry.upstream
+        if upstream is None or upstream.status is None or self._responses is None:
+            return None
+        if upstream.verdict is None:
+            operation = self._operations.get(entry.operation_id or "")
+            errors, warnings = self._responses.verdict(operation, entry.method, upstream, self.verdict(entry).errors)
+            upstream.verdict = Verdict(errors, warnings)
+        return upstream.verdict
+
+    def judge(self, entry: Entry) -> None:
+        """Both verdicts, while the entry still holds what they are made from."""
+        self.verdict(entry)
+        self.upstream_verdict(entry)
 
     def _judge(self, entry: Entry) -> Verdict:
         errors: list[Finding] = []

@@ -2,7 +2,9 @@
 
 Run after a client's tests against a mock started with `--admin`: the mock has judged every request
 (errors: what the real API would reject; warnings: what a careful client would not do), and this reads
-that journal, builds the conformance report and turns it into an exit status for CI.
+that journal, builds the conformance report and turns it into an exit status for CI. Against
+`kling-mock proxy --admin`, the journal holds the upstream's answers judged too: the report gives them
+a part of their own, and the upstream breaking the contract fails the run as the client would.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ def run_verify(
 ) -> int:
     """Judge the client by the journal of the mock at `base_url`; returns the exit status.
 
-    0: the client passed; 1: it broke the contract (errors, or warnings with `fail_on_warnings`);
+    0: the client passed (and, behind a proxy, the upstream); 1: either broke the contract (errors, or
+    warnings with `fail_on_warnings`);
     2: the journal could not be read, or the report not written (the reason on stderr).
     The report goes to stdout, or to `output` with its summary line on stdout. With `admin_token`
     None, `$KLING_MOCK_ADMIN_TOKEN` is used if set, so the CLI passes its option through as is.

@@ -42,11 +42,30 @@ def entry(
         if errors
         else {"status": 200, "code": 0, "message": "SUCCEED"},
         "scenarios": [],
-        "verdict": {
-            "result": "error" if errors else "warning" if warnings else "clean",
-            "errors": errors,
-            "warnings": warnings,
-        },
+        "verdict": verdict(errors, warnings),
+        "upstream": None,
+    }
+    value.update(overrides)
+    return value
+
+
+def verdict(errors: list[dict[str, str]], warnings: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    warnings = warnings or []
+    return {"result": "error" if errors else "warning" if warnings else "clean", "errors": errors, "warnings": warnings}
+
+
+def answer(
+    errors: list[dict[str, str]] | None = None, warnings: list[dict[str, str]] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """An `UpstreamAnswer`: what a proxy's upstream answered, with its verdict."""
+    value: dict[str, Any] = {
+        "status": 200,
+        "headers": {"content-type": "text/plain"},
+        "body": "OK, created",
+        "body_bytes": 11,
+        "body_truncated": False,
+        "error": None,
+        "verdict": verdict(errors or [], warnings),
     }
     value.update(overrides)
     return value

@@ -17,3 +17,13 @@ SEED_EXAMPLE: dict[str, Any] = {
         "voice_language": "zh",
     }
 }
+# A create call's conforming answer: ids of 22 characters, timestamps in milliseconds.
+REQUEST_ID = "Bm9xQ2V4TDhqUkZsVWdBQQ"
+TASK_ID = "CmJ8DGePZioAAAAAAFIvOQ"
+CREATED_AT_MS = 1_795_533_775_231
+CREATED_ANSWER: dict[str, Any] = {
+    "code": 0,
+    "message": "SUCCEED",
+    "request_id": REQUEST_ID,
+    "data": {"task_id": TASK_ID, "task_status": "submitted", "created_at": CREATED_AT_MS, "updated_at": CREATED_AT_MS},
+}

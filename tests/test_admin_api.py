@@ -4,6 +4,8 @@ One mock with an admin token and a `--scenarios` file serves most of this module
 `POST /__admin/reset`. Another, with a tiny journal and no token, shows the bound; the session's mock (no
 `--admin`) shows that the admin API is off by default. Faults are checked by what a client sees (statuses,
 headers, a cut connection) and by what the journal recorded. Times are only ever lower bounds.
+Every test of those two mocks runs twice: with the journal, scenarios and tasks in the mock's process, and
+in Redis (`--store`, a real redis-server: skipped without one, except in CI), which must behave the same.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pytest
 from mock_server.process import MockProcess
 from mock_server.spec import ADMIN_SPEC_PATH, load_spec
 
+from .redis_server import RedisServer, redis_server_executable
 from .support import CREATE_PATH
 
 ADMIN_TOKEN = "admin-token-for-the-api-tests-4c2d"
@@ -71,18 +74,34 @@ def assert_valid(validator: jsonschema_rs.Validator, value: Any) -> None:
 # Servers and clients.
 
 
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """Where the module's mocks keep their state, as `serve` arguments; each mock adds a prefix of its own."""
+    if request.param == "memory":
+        yield []
+        return
+    server = RedisServer(redis_server_executable(), tmp_path_factory.mktemp("redis")).start()
+    yield ["--store", server.url]
+    server.stop()
+
+
+def _prefixed(store: list[str], prefix: str) -> list[str]:
+    return [*store, "--store-prefix", prefix] if store else []
+
+
 @pytest.fixture(scope="module")
-def admin_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockProcess]:
+def admin_mock(tmp_path_factory: pytest.TempPathFactory, store: list[str]) -> Iterator[MockProcess]:
     scenarios = tmp_path_factory.mktemp("admin-api") / "scenarios.yaml"
     scenarios.write_text(SCENARIO_FILE)
-    with MockProcess("--admin", "--admin-token", ADMIN_TOKEN, "--tick-ms", "0", "--scenarios", str(scenarios)) as mock:
+    args = ["--admin", "--admin-token", ADMIN_TOKEN, "--tick-ms", "0", "--scenarios", str(scenarios)]
+    with MockProcess(*args, *_prefixed(store, "admin:")) as mock:
         yield mock
 
 
 @pytest.fixture(scope="module")
-def small_mock() -> Iterator[MockProcess]:
+def small_mock(store: list[str]) -> Iterator[MockProcess]:
     """A journal of 3 entries, and no admin token (loopback): the admin API needs none."""
-    with MockProcess("--admin", "--journal-size", "3") as mock:
+    with MockProcess("--admin", "--journal-size", "3", *_prefixed(store, "small:")) as mock:
         yield mock
 
 

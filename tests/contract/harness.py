@@ -34,6 +34,8 @@ _SCRUBBED = (
     "KLING_MOCK_KEYS",
     "KLING_API_KEY",
     "KLING_API_KEY_2",
+    "KLING_ACCESS_KEY",
+    "KLING_SECRET_KEY",
 )
 
 

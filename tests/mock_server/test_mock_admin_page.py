@@ -293,6 +293,18 @@ def test_dropped_notice() -> None:
     assert "cover the 2 kept" in text
 
 
+@pytest.mark.parametrize(("lost", "start"), [(0, None), (1, "1 request answered"), (3, "3 requests answered")])
+def test_lost_notice(lost: int, start: str | None) -> None:
+    """A Redis journal that was away: the requests it never recorded are named, as no verdict covers them."""
+    page = parse(render_page([entry(1)], [], recorded=1, dropped=0, lost=lost))
+    notices = [" ".join(notice.text().split()) for notice in page.find_all("p", "lost")]
+    if start is None:
+        assert notices == []
+    else:
+        (notice,) = notices
+        assert notice.startswith(f"{start} but never recorded")
+
+
 def test_empty_states() -> None:
     page = parse(render_page([], [], recorded=0, dropped=0))
     empty = [" ".join(row.text().split()) for row in page.find_all("tr", "empty-state")]
@@ -378,3 +390,56 @@ def test_login_error_is_shown_and_escaped() -> None:
     (message,) = page.find_all(cls="error-message")
     assert message.text() == "wrong token " + HOSTILE
     assert not page.find_all("script")
+
+
+# A proxy's page: the upstream's answer and verdict in place of scenarios, no tasks.
+
+
+def upstream_answer(status: int | None = 200, **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "status": status,
+        "headers": {"content-type": "text/plain"},
+        "body": HOSTILE,
+        "body_bytes": len(HOSTILE),
+        "body_truncated": False,
+        "error": None,
+        "verdict": {"result": "clean", "errors": [], "warnings": []},
+    }
+    base.update(overrides)
+    return base
+
+
+def test_a_proxys_page_shows_the_upstreams_verdict_and_no_tasks() -> None:
+    broken = upstream_answer(
+        verdict={
+            "result": "error",
+            "errors": [finding("response-schema", "data.created_at", "data.created_at: must be >= 1000000000000")],
+            "warnings": [],
+        }
+    )
+    unanswered = upstream_answer(None, error=f"the upstream could not be reached {HOSTILE}", verdict=None)
+    entries = [entry(1, upstream=broken), entry(2, upstream=unanswered), entry(3, upstream=upstream_answer())]
+    html = render_page(entries, None, recorded=3, dropped=0, upstream=f"https://staging.example.com/{HOSTILE}")
+    page = parse(html)
+    assert page.find_all("h1")[0].text() == "kling-mock proxy"
+    (forwarding,) = page.find_all("p", "upstream")
+    assert HOSTILE in forwarding.text()
+    assert not page.find_all("script") and not page.find_all("img")
+    assert "tasks" not in [table.attrs.get("id") for table in page.find_all("table")]
+    assert not page.find_all("td", "scenarios")
+    counts = {
+        item.classes[0]: item.find_all("strong")[0].text()
+        for item in page.find_all("li")
+        if item.classes and item.classes[0].startswith("count-")
+    }
+    assert (counts["count-upstream-error"], counts["count-upstream-warning"], counts["count-clean"]) == ("1", "0", "3")
+    rows = {row.attrs["data-request-id"]: row for row in entry_rows(page)}
+    (cell,) = rows["req-1"].find_all("td", "upstream-verdict")
+    assert [badge.text() for badge in cell.find_all("span", "badge")] == ["error"]
+    assert [item.attrs["data-rule"] for item in cell.find_all("li", "finding")] == ["response-schema"]
+    assert HOSTILE in cell.find_all("pre", "body")[0].text()
+    (cell,) = rows["req-2"].find_all("td", "upstream-verdict")
+    assert cell.find_all("span", "badge")[0].text() == "no answer"
+    assert HOSTILE in cell.find_all("span", "upstream-error")[0].text()
+    # The client's verdict keeps its own column.
+    assert [badge.text() for badge in rows["req-3"].find_all("td", "verdict")[0].find_all("span", "badge")] == ["clean"]

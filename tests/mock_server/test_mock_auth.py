@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+import jwt
 import pytest
 
 from mock_server.auth import BearerAuth, token_digest
@@ -86,3 +90,68 @@ def test_empty_keys_are_ignored() -> None:
 def test_messages_never_echo_the_token(header: str) -> None:
     error = refusal(BearerAuth(["another-key"]), header)
     assert "sk-live-secret" not in error.message
+
+
+# --- Kling's JWTs (CONTRACT.md section 1: 1000 bad signature or unknown access key, 1003 nbf, 1004 exp) ---
+
+# 64 bytes: long enough for HS512 too, which PyJWT otherwise warns about.
+ACCESS_KEY, SECRET_KEY = "ak-unit-test", "sk-unit-test-" + "s" * 51
+JWT_AUTH = BearerAuth(["static-key"], {ACCESS_KEY: SECRET_KEY})
+
+
+def signed(secret: str = SECRET_KEY, algorithm: str = "HS256", **claims: object) -> str:
+    now = int(time.time())
+    payload = {"iss": ACCESS_KEY, "exp": now + 1800, "nbf": now - 5, **claims}
+    return jwt.encode({key: value for key, value in payload.items() if value is not None}, secret, algorithm=algorithm)
+
+
+def test_a_valid_jwt_is_its_access_keys_caller() -> None:
+    assert JWT_AUTH.authenticate(f"Bearer {signed()}") == token_digest(ACCESS_KEY)
+    # Every token of the same access key is the same caller: tasks belong to the access key.
+    assert JWT_AUTH.authenticate(f"Bearer {signed(exp=int(time.time()) + 60)}") == token_digest(ACCESS_KEY)
+
+
+def test_static_keys_still_work_beside_key_pairs() -> None:
+    assert JWT_AUTH.authenticate("Bearer static-key") == token_digest("static-key")
+
+
+@pytest.mark.parametrize(
+    ("token", "code", "rule"),
+    [
+        (lambda: signed(exp=int(time.time()) - 1), BusinessCode.TOKEN_EXPIRED, "auth-expired"),
+        (lambda: signed(nbf=int(time.time()) + 60), BusinessCode.TOKEN_NOT_YET_VALID, "auth-not-yet-valid"),
+        (lambda: signed(secret="another-secret-of-32-bytes-or-more!"), BusinessCode.AUTH_FAILED, "auth-rejected"),
+        (lambda: signed(iss="unknown-access-key"), BusinessCode.AUTH_FAILED, "auth-rejected"),
+        (lambda: signed(exp=None), BusinessCode.AUTH_FAILED, "auth-rejected"),
+        (lambda: signed(iss=None), BusinessCode.AUTH_FAILED, "auth-rejected"),
+        (lambda: jwt.PyJWS().encode(b'{"iss": 42, "exp": 9999999999}', SECRET_KEY), 1000, "auth-rejected"),
+        (lambda: signed(algorithm="HS512"), BusinessCode.AUTH_FAILED, "auth-rejected"),
+        (lambda: jwt.encode({"iss": ACCESS_KEY, "exp": 2**40}, None, algorithm="none"), 1000, "auth-rejected"),
+        (lambda: "not.a.jwt", BusinessCode.AUTH_FAILED, "auth-rejected"),
+        (lambda: "eyJhbGciOiJIUzI1NiJ9.W10.sig", BusinessCode.AUTH_FAILED, "auth-rejected"),
+    ],
+    ids=[
+        "expired",
+        "not-yet-valid",
+        "wrong-signature",
+        "unknown-access-key",
+        "no-exp",
+        "no-iss",
+        "iss-not-a-string",
+        "another-algorithm",
+        "alg-none",
+        "not-a-jwt",
+        "payload-not-an-object",
+    ],
+)
+def test_jwt_refusals_carry_the_contracts_codes(token: Callable[[], str], code: int, rule: str) -> None:
+    error = refusal(JWT_AUTH, f"Bearer {token()}")
+    assert (error.code, error.rule, error.path) == (code, rule, "header.Authorization")
+    assert error.message.startswith("Authorization: ")
+    assert SECRET_KEY not in error.message
+
+
+def test_a_bad_signature_is_judged_before_the_times() -> None:
+    """An expired token with a wrong signature says nothing about its times to whoever forged it."""
+    forged = signed(secret="another-secret-of-32-bytes-or-more!", exp=int(time.time()) - 1)
+    assert refusal(JWT_AUTH, f"Bearer {forged}").code == BusinessCode.AUTH_FAILED

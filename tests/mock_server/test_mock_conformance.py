@@ -20,7 +20,7 @@ from mock_server.conformance import (
     to_junit,
     to_text,
 )
-from tests.journal_pages import CREATE, entry, finding, page
+from tests.journal_pages import CREATE, answer, entry, finding, page
 
 
 def mixed_page() -> dict[str, Any]:
@@ -166,8 +166,9 @@ def test_an_empty_journal_says_nothing_was_judged() -> None:
 def test_json_report_structure() -> None:
     report = build_report(mixed_page(), redact=())
     document = json.loads(to_json(report))
-    assert list(document) == ["format", "passed", "fail_on_warnings", "summary", "totals", "notes", "rules"]
+    assert list(document) == ["format", "passed", "fail_on_warnings", "summary", "totals", "notes", "rules", "upstream"]
     assert document["format"] == REPORT_FORMAT
+    assert document["upstream"] is None  # a mock's journal: no upstream answered
     assert document["passed"] is False
     assert document["totals"] == {
         "judged": 5,
@@ -283,3 +284,108 @@ def test_a_page_without_readable_verdicts_is_refused(broken: dict[str, Any], whe
     with pytest.raises(JournalFormatError, match=r"\S") as caught:
         build_report(broken)
     assert where in str(caught.value)
+
+
+# Behind a proxy: the upstream's part.
+
+
+def proxied_page() -> dict[str, Any]:
+    unanswered = answer(status=None, error="the upstream could not be reached", verdict=None, body="", body_bytes=0)
+    return page(
+        entry(1, upstream=answer([finding("response-content-type", "header.Content-Type")])),
+        entry(
+            2,
+            errors=[finding("required", "input.mode")],
+            upstream=answer(
+                [finding("response-schema", "data.created_at"), finding("response-schema", "request_id")],
+                [finding("response-accepted-invalid-request", "status")],
+            ),
+        ),
+        entry(3, upstream=answer()),
+        entry(4, upstream=unanswered),
+    )
+
+
+def test_a_proxys_journal_has_an_upstream_part_kept_apart() -> None:
+    report = build_report(proxied_page())
+    assert (report.totals.judged, report.totals.with_errors) == (4, 1)
+    assert [rule.rule for rule in report.rules] == ["required"]
+    assert report.upstream is not None
+    upstream = report.upstream
+    assert (upstream.judged, upstream.clean, upstream.with_errors, upstream.with_warnings) == (3, 1, 2, 1)
+    assert upstream.unanswered == 1
+    assert [(rule.side, rule.severity, rule.rule, rule.requests) for rule in report.upstream_rules] == [
+        ("upstream", "error", "response-content-type", 1),
+        ("upstream", "error", "response-schema", 1),
+        ("upstream", "warning", "response-accepted-invalid-request", 1),
+    ]
+    assert report.upstream_rules[0].example.answer is not None
+    assert report.upstream_rules[0].example.answer.body == "OK, created"
+
+
+def test_the_upstream_alone_fails_a_report() -> None:
+    report = build_report(page(entry(1, upstream=answer([finding("response-status", "code")]))))
+    assert report.failed(fail_on_warnings=False)
+    warned = build_report(page(entry(1, upstream=answer(warnings=[finding("response-not-judged", "body")]))))
+    assert not warned.failed(fail_on_warnings=False)
+    assert warned.failed(fail_on_warnings=True)
+
+
+def test_the_text_report_of_a_proxy_names_each_side() -> None:
+    text = to_text(build_report(proxied_page()))
+    lines = text.splitlines()
+    assert lines[0] == (
+        "kling-mock conformance: FAILED: 4 requests: 1 with errors (1 rule), 0 with warnings (0 rules), 3 clean; "
+        "upstream: 3 answers: 2 with errors (2 rules), 1 with warnings (1 rule), 1 clean; 1 unanswered by the upstream"
+    )
+    assert any(line.startswith("note: 1 request got no answer from the upstream") for line in lines)
+    sections = [line for line in lines if line.startswith(("THE ", "CLIENT ", "UPSTREAM ", "ERRORS", "WARNINGS"))]
+    assert sections == [
+        "THE CLIENT BROKE THE CONTRACT (1 rule)",
+        "THE UPSTREAM BROKE THE CONTRACT (2 rules)",
+        "UPSTREAM WARNINGS (1 rule)",
+    ]
+    client, upstream = text.split("THE UPSTREAM BROKE THE CONTRACT")
+    assert "  [error] required: 1 request, 1 finding" in client
+    assert "  [upstream error] response-schema: 1 answer, 2 findings" in upstream
+    assert "      < content-type: text/plain" in upstream
+    assert "      < OK, created" in upstream
+    assert "< OK, created" not in client  # the answer's body is shown where the upstream is at fault
+
+
+def test_a_clean_proxy_journal_says_so_for_both_sides() -> None:
+    line = summary_line(build_report(page(entry(1, upstream=answer()))))
+    assert line == (
+        "kling-mock conformance: clean: 1 request, no errors, no warnings; upstream: 1 answer, no errors, no warnings"
+    )
+
+
+def test_json_and_junit_of_a_proxy() -> None:
+    report = build_report(proxied_page())
+    document = json.loads(to_json(report))
+    assert document["passed"] is False
+    assert document["upstream"]["totals"] == {
+        "judged": 3,
+        "clean": 1,
+        "with_errors": 2,
+        "with_warnings": 1,
+        "unanswered": 1,
+    }
+    assert [rule["rule"] for rule in document["upstream"]["rules"]] == [
+        "response-content-type",
+        "response-schema",
+        "response-accepted-invalid-request",
+    ]
+    assert document["upstream"]["rules"][0]["example"]["answer"] == {
+        "status": 200,
+        "headers": {"content-type": "text/plain"},
+        "body": "OK, created",
+        "body_cut": False,
+    }
+    suite = junit(report, fail_on_warnings=False)
+    classes = {(case.get("classname"), case.get("name")) for case in suite.findall("testcase")}
+    assert ("kling-mock.conformance.upstream.errors", "response-schema") in classes
+    assert ("kling-mock.conformance.errors", "required") in classes
+    properties = {item.get("name"): item.get("value") for item in suite.iter("property")}
+    assert (properties["upstream_with_errors"], properties["upstream_unanswered"]) == ("2", "1")
+    assert (suite.get("tests"), suite.get("failures")) == ("4", "3")

@@ -3,24 +3,26 @@
 A scenario's faults are what a client's error handling is tested with, so the book must refuse a scenario it
 cannot play (naming the field), apply each one exactly to the requests it should, and count `times` and rate
 limits per request. Time is a fake clock here: rate limits are driven by many calls within one instant.
+The book kept in this process (its default); `test_mock_scenarios_redis.py` plays it kept in Redis.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 import mock_server.scenarios as scenarios_module
 from mock_server.errors import KlingError
-from mock_server.scenarios import Effects, ScenarioBook, ScenarioError, read_scenario_file
+from mock_server.scenarios import Effects, RateLimits, Scenario, ScenarioBook, ScenarioError, read_scenario_file
 from mock_server.spec import Operation, Spec, load_spec
 
 CREATE = "createIdentifyFaceTask"
@@ -29,6 +31,7 @@ LIST = "listIdentifyFaceTasks"
 TOKEN = "sk-scenario-unit-token-5b1e"
 OTHER_TOKEN = "sk-someone-else-9d0c"
 HEADER_PATH = "header.X-Kling-Mock-Scenario"
+_T = TypeVar("_T")
 
 
 @cache
@@ -48,27 +51,53 @@ OWNER = digest(TOKEN)
 OTHER = digest(OTHER_TOKEN)
 
 
-def book(*file_scenarios: dict[str, Any]) -> ScenarioBook:
-    return ScenarioBook(_spec(), file_scenarios, seed=1)
+class SyncBook:
+    """A `ScenarioBook` whose calls are run to completion: the tests read as the admin API and the app use it."""
+
+    def __init__(self, book: ScenarioBook) -> None:
+        self.book = book
+
+    def add(self, raw: Any) -> Scenario:
+        return _run(self.book.add(raw))
+
+    def remove(self, name: str) -> bool:
+        return _run(self.book.remove(name))
+
+    def clear(self) -> None:
+        _run(self.book.clear())
+
+    def reset(self) -> None:
+        _run(self.book.reset())
+
+    def __iter__(self) -> Iterator[Scenario]:
+        return iter(_run(self.book.listed()))
+
+
+def _run(pending: Coroutine[Any, Any, _T]) -> _T:
+    return asyncio.run(pending)
+
+
+def book(*file_scenarios: dict[str, Any], rate_limits: RateLimits | None = None) -> SyncBook:
+    return SyncBook(ScenarioBook(_spec(), file_scenarios, seed=1, rate_limits=rate_limits))
 
 
 def play(
-    scenarios: ScenarioBook,
+    scenarios: SyncBook,
     operation_id: str = CREATE,
     owner: str = OWNER,
     header: str | None = None,
     prefer: str | None = None,
 ) -> Effects | None:
-    return scenarios.effects_for(operation(operation_id), owner, header, prefer)
+    return _run(scenarios.book.effects(operation(operation_id), owner, header, prefer))
 
 
-def refused_header(scenarios: ScenarioBook, header: str) -> KlingError:
+def refused_header(scenarios: SyncBook, header: str) -> KlingError:
     with pytest.raises(KlingError) as caught:
         play(scenarios, header=header)
     return caught.value
 
 
-def shown(scenarios: ScenarioBook) -> dict[str, dict[str, Any]]:
+def shown(scenarios: SyncBook) -> dict[str, dict[str, Any]]:
     return {state["name"]: state for state in (scenario.to_json() for scenario in scenarios)}
 
 
@@ -370,6 +399,42 @@ def test_rate_limit_combines_with_a_scenario_code_rate_limit_first(frozen_clock:
     first, second = play(scenarios), play(scenarios)
     assert first is not None and first.error is None and first.delay_seconds == pytest.approx(0.01)
     assert second is not None and second.error is not None and second.error.code == 1302
+
+
+class _SharedBuckets:
+    """Rate limits kept elsewhere (Redis, for a server's workers), answering with the waits it is given."""
+
+    def __init__(self, *waits: int | None) -> None:
+        self.waits = list(waits)
+        self.asked: list[tuple[str, list[str]]] = []
+
+    async def take(self, owner: str, scenarios: Sequence[Scenario]) -> list[int | None]:
+        self.asked.append((owner, [scenario.name for scenario in scenarios]))
+        return [self.waits.pop(0) for _ in scenarios]
+
+
+def test_shared_rate_limits_are_asked_once_per_request_for_every_limit_in_play() -> None:
+    shared = _SharedBuckets(None, 7)
+    scenarios = book(rate_limits=shared)
+    scenarios.add({"name": "slow", "when": {}, "latency_ms": 5})
+    scenarios.add({"name": "per-second", "when": {}, "rate_limit": 1})
+    scenarios.add({"name": "per-minute", "when": {"operation": CREATE}, "rate_limit": 0.0167})
+    effects = play(scenarios)
+    assert shared.asked == [(OWNER, ["per-second", "per-minute"])]
+    assert effects is not None and effects.names == ("slow", "per-second", "per-minute")
+    assert effects.error is not None and effects.error.code == 1302
+    assert effects.error.headers["Retry-After"] == "7"
+    assert effects.delay_seconds == pytest.approx(0.005)
+
+
+def test_without_a_limit_in_play_shared_buckets_are_not_asked() -> None:
+    shared = _SharedBuckets()
+    scenarios = book(rate_limits=shared)
+    scenarios.add({"name": "failing", "when": {"operation": CREATE}, "code": 1303})
+    assert play(scenarios, LIST) is None
+    effects = play(scenarios)
+    assert effects is not None and effects.error is not None and effects.error.code == 1303
+    assert shared.asked == []
 
 
 # The header's inline form, and its errors.

@@ -15,6 +15,7 @@ import pytest
 from mock_server.auth import token_digest
 from mock_server.ids import IdGenerator, now_ms
 from mock_server.lifecycle import Lifecycle
+from mock_server.outcomes import video_reference
 from mock_server.storage import open_store
 from mock_server.store import MemoryTaskStore, Task, TaskStore
 from mock_server.store_sqlite import SqliteTaskStore, StateFileError
@@ -22,7 +23,7 @@ from tests.support import SEED_EXAMPLE
 
 
 def _task(task_id: str, owner: str = "alice", created_at: int = 1_700_000_000_000, step: int = 0) -> Task:
-    return Task(task_id, owner, created_at, created_at, {"video_id": task_id, "mode": "text2video"}, None, step)
+    return Task(task_id, owner, created_at, created_at, f"|{task_id}", None, step)
 
 
 def _fill(store: TaskStore, *tasks: Task) -> None:
@@ -110,7 +111,7 @@ def test_finished_is_the_lifecycle_s_call_when_time_drives_tasks() -> None:
 
 
 def test_memory_per_task_stays_as_documented() -> None:
-    """The store's docstring states ~1.1 KB per task with the documented example input; keep it under 1.5 KB."""
+    """The store's docstring states ~0.4 KB per task with the documented example; keep it under 1 KB."""
     count = 20_000
     body = orjson.dumps(SEED_EXAMPLE)
     ids = IdGenerator(7)
@@ -120,7 +121,8 @@ def test_memory_per_task_stays_as_documented() -> None:
         for i in range(count):
             created = orjson.loads(body)  # each request parses its own copy
             now = now_ms()
-            await store.add(Task(ids.new(), token_digest(f"token-{i % 4}"), now, now, created["input"]))
+            video = video_reference(created["input"])
+            await store.add(Task(ids.new(), token_digest(f"token-{i % 4}"), now, now, video))
 
     gc.collect()
     tracemalloc.start()
@@ -131,13 +133,13 @@ def test_memory_per_task_stays_as_documented() -> None:
         per_task = (tracemalloc.get_traced_memory()[0] - before) / count
     finally:
         tracemalloc.stop()
-    assert 500 < per_task < 1500, per_task
+    assert 150 < per_task < 1024, per_task
 
 
 def test_sqlite_round_trip_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     tasks = [_task(f"t{i}", owner=("alice", "bob")[i % 2], created_at=1_700_000_000_000 + i) for i in range(7)]
-    tasks[3].input = {**SEED_EXAMPLE["input"], "nested": {"list": [1, 2.5, None, "ü"]}}
+    tasks[3].video = 'https://example.com/ü "quoted" \\ video.mp4|{"an": "id"}'
     tasks[4].callback_url = "http://127.0.0.1:9/hook"
 
     async def write() -> None:
@@ -192,3 +194,19 @@ def test_a_file_that_is_not_a_state_file_is_refused(tmp_path: Path, content: byt
         path.write_bytes(content)
     with pytest.raises(StateFileError, match=r"state\.db"):
         SqliteTaskStore(path)
+
+
+def test_a_state_file_of_an_earlier_version_keeps_its_tasks_outcomes(tmp_path: Path) -> None:
+    """Earlier versions kept each task's whole input as JSON; its video reference is read from it."""
+    path = tmp_path / "state.db"
+    store = SqliteTaskStore(path)
+    asyncio.run(store.add(_task("old")))
+    asyncio.run(store.aclose())
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE tasks SET input = ?", (orjson.dumps(SEED_EXAMPLE["input"]),))
+    reopened = SqliteTaskStore(path)
+    try:
+        task = asyncio.run(reopened.get("old"))
+    finally:
+        asyncio.run(reopened.aclose())
+    assert task is not None and task.video == video_reference(SEED_EXAMPLE["input"])

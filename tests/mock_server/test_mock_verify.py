@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -26,6 +23,7 @@ from starlette.routing import Route
 from mock_server.admin_client import AdminClient, AdminError, AdminUnavailable
 from mock_server.verify import ADMIN_TOKEN_ENV, run_verify
 from tests.journal_pages import entry, finding, page
+from tests.threaded_server import served_in_thread
 
 SECRET = "s3cret-admin-token-3f9a1c77"
 
@@ -101,21 +99,9 @@ def _fake_app(fake: FakeAdmin) -> Starlette:
 @pytest.fixture(scope="module")
 def served() -> Iterator[FakeAdmin]:
     fake = FakeAdmin()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(_fake_app(fake), log_level="warning", lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:  # no deadline of our own: pytest-timeout bounds a hang
-        assert thread.is_alive(), "the fake admin API did not start"
-        time.sleep(0.01)
-    fake.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    yield fake
-    server.should_exit = True
-    thread.join()
-    sock.close()
+    with served_in_thread(_fake_app(fake)) as base_url:
+        fake.base_url = base_url
+        yield fake
 
 
 @pytest.fixture

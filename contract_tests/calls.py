@@ -1,0 +1,40 @@
+"""How the hand-written tests call the target: through the suite's session, every answer's envelope checked.
+
+A test that expects a refusal says so (`refused=True`): such a request costs nothing, unless the
+target accepts it, which is then a finding of the budget as well as a failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import rules
+from .target import current
+from .transport import SuiteSession
+
+target = current()
+create_path = target.create.path
+examples = target.request_examples
+primary = examples[target.primary_example]
+JSON = {"Content-Type": "application/json"}
+_ids = rules.IdRegistry()
+
+
+def send(
+    http: SuiteSession, method: str, path: str, refused: bool = False, **kwargs: Any
+) -> tuple[int, dict[str, Any]]:
+    with http.rejection_expected(refused):
+        response = http.request(method, target.url(path), timeout=30, **kwargs)
+    body = rules.envelope_of(response, target.spec.status_by_code)
+    created = response.status_code == 200 and method == "POST" and target.documented
+    _ids.fresh(body, created_task=created)
+    return response.status_code, body
+
+
+def create(
+    http: SuiteSession, body: Any = None, headers: dict[str, str] | None = None, refused: bool = False, **kw: Any
+) -> tuple[int, dict[str, Any]]:
+    """Call the dialect's work operation (the create, or the upstream's identify) with the caller's token."""
+    if headers is None:
+        headers = {**target.auth_headers, **JSON}
+    return send(http, "POST", create_path, refused, headers=headers, json=body, **kw)
