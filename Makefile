@@ -69,7 +69,7 @@ contract: $(VENV)/.installed
 	$(BIN)/kling-mock contract $(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(DIALECT),--dialect $(DIALECT)) \
 		$(if $(MAX_BILLABLE),--max-billable $(MAX_BILLABLE)) $(if $(RPS),--rps $(RPS)) \
 		$(if $(REPORT_DIR),--report-dir $(REPORT_DIR)) $(if $(MAX_EXAMPLES),--max-examples $(MAX_EXAMPLES)) \
-		$(if $(DRY_RUN),--dry-run) $(if $(ANY_TOKEN),--any-token)
+		$(if $(filter-out 0 no false,$(DRY_RUN)),--dry-run) $(if $(filter-out 0 no false,$(ANY_TOKEN)),--any-token)
 
 # make bench: wrk against the mock, a bare Starlette endpoint and (with npm) Prism, then memory per task;
 # writes bench/results/latest.md. A shorter run: make bench BENCH_SECONDS=3 (one round of 3 s per target,

@@ -2,8 +2,10 @@
 
 A billable request reserves a unit before it is sent and gives it back when nothing was created,
 so that however the target answers, it never creates more than the budget. A request the
-contract says must be rejected costs nothing, unless the target accepts it: then it counts, and
-is a finding of its own.
+contract says must be rejected costs nothing and is sent even when the budget is spent, unless
+the target already accepted one such request beyond the budget: then nothing billable is sent
+any more. So a target that keeps the contract is never charged beyond the budget, and one that
+does not, by at most one call, which is a finding of its own.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class BillableBudget:
     spent: int = 0
     reserved: int = 0
     not_sent: int = 0
+    # A request that had to be refused created a task beyond the budget: nothing billable is sent any more.
+    overdrawn: bool = False
     # "METHOD URL" of each request that must have been rejected and created a task instead.
     accepted_rejections: list[str] = field(default_factory=list)
 
@@ -32,21 +36,30 @@ class BillableBudget:
     def remaining(self) -> int | None:
         return None if self.limit is None else self.limit - self.spent - self.reserved
 
-    def reserve(self, what: str) -> None:
+    @property
+    def limited(self) -> bool:
+        return self.limit is not None
+
+    def reserve(self, what: str, must_reject: bool = False) -> None:
         """Take a unit for a request about to be sent, or raise `BudgetSpent` without sending it."""
         remaining = self.remaining
-        if remaining is not None and remaining < 1:
+        spent = remaining is not None and remaining < 1
+        if self.overdrawn or (spent and not must_reject):
             self.not_sent += 1
             raise BudgetSpent(f"billable budget of {self.limit} spent: {what} not sent (--max-billable)")
         self.reserved += 1
 
-    def settle(self, created: bool, must_reject: bool, what: str) -> None:
-        """The reserved unit is spent when the request created something, and given back otherwise."""
+    def settle(self, created: bool | None, must_reject: bool, what: str) -> None:
+        """The reserved unit is spent when the request created something, given back otherwise, and spent
+        when nobody knows (`None`: the answer was lost, and a task may have been created)."""
         self.reserved -= 1
-        if created:
-            self.spent += 1
-            if must_reject:
-                self.accepted_rejections.append(what)
+        if created is False:
+            return
+        self.spent += 1
+        if self.limit is not None and self.spent > self.limit:
+            self.overdrawn = True
+        if created and must_reject:
+            self.accepted_rejections.append(what)
 
     def summary(self) -> str:
         limit = "no limit" if self.limit is None else f"a budget of {self.limit}"

@@ -1,7 +1,7 @@
 """The suite's credentials: a static API key, or Kling's access and secret keys, signed into JWTs.
 
-Nothing here is ever printed: `secrets()` lists every value the reports must blank, the tokens
-issued so far among them.
+Nothing here is ever printed: `placeholders()` lists every value the reports must blank, the
+tokens issued so far among them, each with the variable a reproduction names instead.
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ class CredentialsMissing(Exception):
 
 @dataclass
 class Credentials:
-    api_key: str = ""
-    access_key: str = ""
-    secret_key: str = ""
-    second_api_key: str = ""
+    # Out of the dataclass's repr: a repr in a traceback or a report must not show them.
+    api_key: str = field(default="", repr=False)
+    access_key: str = field(default="", repr=False)
+    secret_key: str = field(default="", repr=False)
+    second_api_key: str = field(default="", repr=False)
     clock: Callable[[], float] = time.time
     _token: str = field(default="", repr=False)
     _expires_at: float = field(default=0.0, repr=False)

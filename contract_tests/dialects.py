@@ -1,9 +1,12 @@
 """Which of CONTRACT.md's dialects a target speaks, found out with one minimal request of each.
 
 The documented dialect (section 1) creates a task; the upstream one (section 4) answers faces at
-once. A dialect is spoken when its minimal valid request gets a success whose body its spec's 200
-response schema accepts. Each probe is billable, so it goes through the suite's budget, and the
-dialect expected first is tried first: against a target that speaks it, one request suffices.
+once. A dialect is spoken when its minimal valid request gets a success of its shape: a `task_id`,
+or faces (`face_data`, or a provider's `face_list`, or a `session_id`). Whether the rest of the
+answer keeps the contract is the suite's to say, not the probe's. An answer that says nothing of
+the dialect (401, 429, 5xx) leaves it unknown. Each probe is billable, so it goes through the
+suite's budget, and the dialect expected first is tried first: against a target that speaks it,
+one request suffices.
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ from dataclasses import dataclass, replace
 
 import orjson
 
-from mock_server.spec import resolve_response
+from mock_server.spec import dialect_spec
 
 from .budget import BudgetSpent
-from .target import DOCUMENTED, UPSTREAM, Target, other_dialect, spec_path_of
+from .target import DOCUMENTED, UPSTREAM, Target, other_dialect
 
 _SECTIONS = {DOCUMENTED: "CONTRACT.md section 1, a task to poll", UPSTREAM: "CONTRACT.md section 4, faces at once"}
+# What a success's `data` holds in each dialect.
+_SHAPES = {DOCUMENTED: frozenset({"task_id"}), UPSTREAM: frozenset({"face_data", "face_list", "session_id"})}
+# Refusals about the request's shape: the target understood enough of the request to judge it.
+_SHAPE_REFUSALS = frozenset({400, 404, 422})
 
 
 @dataclass(frozen=True)
@@ -41,43 +48,36 @@ class DialectFinding:
 def probe(target: Target, first: str) -> DialectFinding:
     """Send each dialect's minimal valid request, `first` first, until one is answered in its own dialect."""
     evidence = []
-    probes_answered = 0
+    telling = 0
     for dialect in (first, other_dialect(first)):
-        as_dialect = replace(target, dialect=dialect, spec_path=spec_path_of(dialect))
+        as_dialect = replace(target, dialect=dialect, spec_path=dialect_spec(dialect, None))
         try:
-            answered = _answers_in(as_dialect)
+            status, data_keys, description = _ask(as_dialect)
         except BudgetSpent:
             evidence.append(f"the {dialect} probe was not sent, the billable budget being spent")
             break
-        probes_answered += 1
-        evidence.append(f"the {dialect} dialect's minimal request got {answered}")
-        if answered == "its success":
+        evidence.append(f"the {dialect} dialect's minimal request got {description}")
+        if status == 200 and data_keys & _SHAPES[dialect]:
             return DialectFinding(dialect, tuple(evidence))
-    return DialectFinding(None, tuple(evidence), answered=probes_answered > 0)
+        telling += status == 200 or status in _SHAPE_REFUSALS
+    return DialectFinding(None, tuple(evidence), answered=telling > 0)
 
 
-def _answers_in(target: Target) -> str:
-    """How the target answered the dialect's minimal request: "its success", or what it got instead."""
-    operation = target.create
-    example = target.minimal_example
+def _ask(target: Target) -> tuple[int, frozenset[str], str]:
+    """Send the dialect's minimal request: the status, the keys of a success's `data`, and a description."""
     with target.session() as session:
         headers = {**target.auth_headers, "Content-Type": "application/json"}
-        response = session.post(target.url(operation.path), json=example, headers=headers, timeout=30)
+        response = session.post(
+            target.url(target.create.path), json=target.minimal_example, headers=headers, timeout=30
+        )
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
-        return f"HTTP {response.status_code} with a body that is not JSON"
-    code = body.get("code") if isinstance(body, dict) else None
-    if response.status_code != 200:
-        return f"HTTP {response.status_code}, code {code}"
-    success = target.spec.document["paths"][operation.path][operation.method.lower()]["responses"]["200"]
-    pointer = success.get("$ref") or f"#/paths/{_escape(operation.path)}/{operation.method.lower()}/responses/200"
-    if "application/json" not in resolve_response(target.spec.document, success).get("content", {}):
-        return "HTTP 200 without a JSON schema to hold it to"
-    validator = target.spec.validator(f"{pointer}/content/application~1json/schema")
-    problems = [error.message for error in validator.iter_errors(body)]
-    return "its success" if not problems else f"HTTP 200 in another shape ({problems[0]})"
-
-
-def _escape(path: str) -> str:
-    return path.replace("~", "~0").replace("/", "~1")
+        return response.status_code, frozenset(), f"HTTP {response.status_code} with a body that is not JSON"
+    body = body if isinstance(body, dict) else {}
+    data = body.get("data")
+    keys = frozenset(data) if isinstance(data, dict) else frozenset()
+    if response.status_code == 200:
+        shown = ", ".join(sorted(keys)) or "nothing"
+        return 200, keys, f"HTTP 200 with data holding {shown}"
+    return response.status_code, keys, f"HTTP {response.status_code}, code {body.get('code')}"

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from .politeness import describe_rate
 from .transport import SHOWN_BODY_BYTES, Exchange
 
 if TYPE_CHECKING:
@@ -39,19 +41,22 @@ class DriftReport:
         self.dialect_finding = dialect_finding
         self.results: dict[str, RuleResult] = {}
 
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.target.recorder.current = rule_name(item.location)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        rule = rule_name(report.location)
         if report.when != "call" and report.passed:
             return
-        if report.when == "teardown" and report.nodeid in self.results and not report.failed:
+        if report.when == "teardown" and rule in self.results and not report.failed:
             return
         message = ""
         if report.skipped and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2])
         elif report.failed:
             message = report.longreprtext
-        self.results[report.nodeid] = RuleResult(
-            report.outcome, self.target.recorder.scrub(message), self.target.recorder.last_by_test.get(report.nodeid)
-        )
+        exchange = self.target.recorder.last_by_test.get(rule)
+        self.results[rule] = RuleResult(report.outcome, self.target.recorder.scrub(message), exchange)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -61,33 +66,34 @@ class DriftReport:
         path.write_text(self.target.recorder.scrub(self.render()), encoding="utf-8")
 
     def render(self) -> str:
-        failed = [nodeid for nodeid, result in self.results.items() if result.outcome == "failed"]
+        failed = [rule for rule, result in self.results.items() if result.outcome == "failed"]
         skipped = sum(result.outcome == "skipped" for result in self.results.values())
         lines = ["# Contract drift report", ""]
         if self.dialect_finding:
             lines += [f"**{self.dialect_finding}**", ""]
         verdict = "FAILED" if failed else "passed"
+        throttle = self.target.throttle
         lines += [
             f"**Result: {verdict}**: {len(failed)} of {len(self.results)} rules broken, {skipped} skipped. "
             f"Target `{self.target.base_url}`, held to the {self.target.dialect} dialect.",
             "",
             f"- Budget: {self.target.budget.summary()}.",
-            f"- Politeness: {_rate(self.target.throttle.rps)}; {self.target.throttle.backoffs} backoff(s) after 429.",
+            f"- Politeness: {describe_rate(throttle.rps)}; {throttle.backoffs} backoff(s) after 429.",
             f"- Authentication: {self.target.credentials.kind}.",
         ]
         for what in self.target.budget.accepted_rejections:
             lines.append(f"- Finding: `{what}` must have been rejected, and created a billable task.")
         lines += ["", "| rule | result |", "|---|---|"]
-        lines += [f"| `{_rule(nodeid)}` | {result.outcome} |" for nodeid, result in self.results.items()]
+        lines += [f"| `{rule}` | {result.outcome} |" for rule, result in self.results.items()]
         if failed:
             lines += ["", "## Broken rules", "", "Reproductions name `$KLING_TOKEN`: export a valid token first."]
-        for nodeid in failed:
-            lines += self._failure(nodeid, self.results[nodeid])
+        for rule in failed:
+            lines += self._failure(rule, self.results[rule])
         return "\n".join(lines) + "\n"
 
-    def _failure(self, nodeid: str, result: RuleResult) -> list[str]:
+    def _failure(self, rule: str, result: RuleResult) -> list[str]:
         message = "\n".join(result.message.strip().splitlines()[-_MESSAGE_LINES:])
-        lines = ["", f"### `{_rule(nodeid)}`", "", "```text", message, "```"]
+        lines = ["", f"### `{rule}`", "", *_fenced("text", message)]
         exchange = result.exchange
         if exchange is None:
             return lines
@@ -95,27 +101,26 @@ class DriftReport:
             "",
             f"Offending response to `{exchange.method} {exchange.url}`: HTTP {exchange.status}",
             "",
-            "```json",
-            _shown(exchange.response_body),
-            "```",
+            *_fenced("json", _shown(exchange.response_body)),
             "",
             "Reproduce:",
             "",
-            "```sh",
-            exchange.curl(),
-            "```",
+            *_fenced("sh", exchange.curl()),
         ]
         return lines
 
 
-def _rule(nodeid: str) -> str:
-    """The test's id without its folder: `test_rules.py::test_...[...]` (a parameter may hold a `/`)."""
-    file, _, rest = nodeid.partition("::")
-    return f"{file.rsplit('/', 1)[-1]}::{rest}"
+def rule_name(location: tuple[str, int | None, str]) -> str:
+    """A test as the report names it: `test_rules.py::test_...[...]`, with its parameters (schemathesis's
+    tests of each operation share a node id, not a name)."""
+    return f"{Path(location[0]).name}::{location[2]}"
 
 
-def _rate(rps: float | None) -> str:
-    return f"at most {rps:g} requests/s" if rps else "no rate cap"
+def _fenced(language: str, text: str) -> list[str]:
+    """`text` in a Markdown code block whose fence no run of backticks in it can close (it is the target's)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + language, text, fence]
 
 
 def _shown(body: bytes) -> str:

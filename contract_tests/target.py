@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mock_server.spec import DEFAULT_SPEC_PATH, DIALECTS, Operation, Spec, load_spec
 
@@ -29,10 +30,6 @@ def other_dialect(dialect: str) -> str:
 # The documented dialect's create call, and the example the provider's page shows.
 CREATE_OPERATION = DIALECTS[DOCUMENTED][1]
 SEED_EXAMPLE = "seedDocumented"
-
-
-def spec_path_of(dialect: str) -> Path:
-    return DIALECTS[dialect][0]
 
 
 @dataclass(frozen=True)
@@ -102,8 +99,9 @@ class Target:
 
     def session(self) -> SuiteSession:
         """A session that keeps to the budget and the rate, and records what it sends."""
-        billable_urls = frozenset((op.method.upper(), self.url(op.path).rstrip("/")) for op in self.billable)
-        return SuiteSession(billable_urls, self.budget, self.throttle, self.recorder)
+        base_path = urlsplit(self.base_url).path.rstrip("/")
+        billable_paths = frozenset((op.method.upper(), (base_path + op.path).rstrip("/")) for op in self.billable)
+        return SuiteSession(billable_paths, self.budget, self.throttle, self.recorder)
 
 
 _current: Target | None = None

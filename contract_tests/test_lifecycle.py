@@ -23,7 +23,6 @@ from hypothesis.stateful import (
     initialize,
     invariant,
     multiple,
-    precondition,
     rule,
 )
 
@@ -37,6 +36,9 @@ from .target import current
 _target = current()
 if not _target.documented:
     pytest.skip("tasks are the documented dialect's; the upstream one answers at once", allow_module_level=True)
+if _target.budget.limited:
+    # Their steps create tasks at Hypothesis's choice; test_rules_documented.py follows one task instead.
+    pytest.skip("the lifecycle machines create tasks without bound: not with --max-billable", allow_module_level=True)
 _spec = _target.spec
 _create = _target.create
 _examples = _target.request_examples
@@ -96,7 +98,6 @@ class TaskLifecycle(RuleBasedStateMachine):
         first, second = sorted(_examples)[:2] if len(_examples) > 1 else [next(iter(_examples))] * 2
         return multiple(self._create(first), self._create(second))
 
-    @precondition(lambda self: _target.budget.remaining is None or _target.budget.remaining > 0)
     @rule(target=tasks, example=st.sampled_from(sorted(_examples)))
     def create(self, example: str) -> str:
         return self._create(example)

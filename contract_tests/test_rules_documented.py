@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
+from . import rules
 from .calls import create, create_path, primary, send, target
 from .transport import SuiteSession
+
+# One task followed to its end: polls at the spec's own pace, and at most this many of them.
+_MAX_POLLS = 60
 
 if not target.documented:
     pytest.skip("rules of the documented dialect", allow_module_level=True)
@@ -99,3 +104,29 @@ def test_another_callers_task_is_404_1203_and_never_listed(http: SuiteSession) -
     status, body = send(http, "GET", create_path, headers=other, params={"pageSize": 500})
     assert status == 200, body
     assert task_id not in [task["task_id"] for task in body["data"]], f"another caller sees task {task_id} listed"
+
+
+def test_a_task_moves_only_forward_to_its_end(http: SuiteSession) -> None:
+    """CONTRACT.md section 3 on one task, for a billable call: the lifecycle machines' work when the budget is
+    small. A task still running after the last poll is no failure: the provider may be slow."""
+    status, body = create(http, primary)
+    assert status == 200, body
+    task_id = body["data"]["task_id"]
+    history = rules.TaskHistory()
+    history.observe(body)
+    operation = next(op for op in target.spec.operations if op.path.endswith("{task_id}"))
+    interval_s = (operation.min_poll_interval_ms or 1000) / 1000
+    for _ in range(_MAX_POLLS):
+        time.sleep(interval_s)
+        status, body = send(http, "GET", f"{create_path}/{task_id}", headers=target.auth_headers)
+        assert status == 200, body
+        history.observe(body)
+        rules.timestamps(body, recent=False)
+        rules.faces(body)
+        task = body["data"]
+        if task["task_status"] == "failed":
+            assert task.get("task_status_msg"), f"failed task {task_id} has no task_status_msg"
+            return
+        if task["task_status"] == "succeed":
+            assert task.get("task_result", {}).get("face_data"), f"succeeded task {task_id} has no face_data"
+            return

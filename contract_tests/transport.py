@@ -7,7 +7,7 @@ back, for the drift report.
 
 from __future__ import annotations
 
-import os
+import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from .budget import BillableBudget
 from .politeness import MAX_RETRIES, Throttle
@@ -39,32 +40,36 @@ class Exchange:
     response_body: bytes
 
     def curl(self) -> str:
-        """A curl command that sends the request again; placeholders like `$KLING_TOKEN` expand in the shell."""
-        parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
+        """A curl command that sends the request again, safe to paste: everything single-quoted but the
+        placeholders (`$KLING_TOKEN`), which the shell fills in from the environment."""
+        parts = ["curl", "-i", "-X", shlex.quote(self.method), shlex.quote(self.url)]
+        names = {name.lower() for name in self.request_headers}
         for name, value in self.request_headers.items():
             if name.lower() in _UNREMARKABLE_HEADERS or (name.lower() == "accept" and value == "*/*"):
                 continue
-            parts += ["-H", _shell_quote_keeping_placeholders(f"{name}: {value}")]
+            parts += ["-H", _quote_keeping_placeholders(f"{name}: {value}")]
+        if self.request_body and "content-type" not in names:
+            parts += ["-H", "'Content-Type:'"]  # curl would add a form's Content-Type the request did not have
+        if len(self.request_body) > SHOWN_BODY_BYTES:
+            return f"# the body, {len(self.request_body)} bytes, is too large to show here\n" + " ".join(parts)
         if self.request_body:
-            if len(self.request_body) > SHOWN_BODY_BYTES:
-                parts += ["--data-binary", f"@body.bin  # {len(self.request_body)} bytes, not shown"]
-            else:
-                parts += ["--data-binary", shlex.quote(self.request_body.decode("utf-8", "replace"))]
+            parts += ["--data-binary", shlex.quote(self.request_body.decode("utf-8", "replace"))]
         return " ".join(parts)
 
 
-def _shell_quote_keeping_placeholders(text: str) -> str:
-    """Double quotes, so that `$KLING_TOKEN` expands, with everything else escaped."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`")
-    return f'"{escaped}"'
+def _quote_keeping_placeholders(text: str) -> str:
+    """Single quotes around everything but `$NAME` placeholders, which stand in double quotes."""
+    pieces = re.split(r"(\$KLING_[A-Z0-9_]+)", text)
+    return "".join(f'"{piece}"' if index % 2 else shlex.quote(piece) for index, piece in enumerate(pieces) if piece)
 
 
 class Recorder:
-    """The last exchange of each test, keyed by pytest's current test id."""
+    """The last exchange of each test, under the name of the test running (`current`, set by the report)."""
 
     def __init__(self, placeholders: Callable[[], Mapping[str, str]]) -> None:
         # Secret value → the placeholder that stands for it; asked at each use, as tokens are renewed.
         self._placeholders = placeholders
+        self.current = ""
         self.last_by_test: dict[str, Exchange] = {}
 
     def scrub(self, text: str) -> str:
@@ -85,21 +90,17 @@ class Recorder:
             response_headers={name: self.scrub(value) for name, value in response.headers.items()},
             response_body=self.scrub(response.content[: SHOWN_BODY_BYTES * 4].decode("latin-1")).encode("latin-1"),
         )
-        self.last_by_test[current_test()] = exchange
+        self.last_by_test[self.current] = exchange
         return exchange
-
-
-def current_test() -> str:
-    """pytest's id of the test running now, or "" outside one (the dialect probe)."""
-    return os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
 
 
 class SuiteSession(requests.Session):
     def __init__(
-        self, billable_urls: frozenset[tuple[str, str]], budget: BillableBudget, throttle: Throttle, recorder: Recorder
+        self, billable_paths: frozenset[tuple[str, str]], budget: BillableBudget, throttle: Throttle, recorder: Recorder
     ) -> None:
         super().__init__()
-        self.billable_urls = billable_urls
+        # (METHOD, path) of the billable operations, as the target's URLs spell them (base path included).
+        self.billable_paths = billable_paths
         self.budget = budget
         self.throttle = throttle
         self.recorder = recorder
@@ -116,15 +117,22 @@ class SuiteSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         method, url = _text(method).upper(), _text(url)
-        what = f"{method} {urlsplit(self.recorder.scrub(url)).path}"
-        billable = (method, url.split("?", 1)[0].rstrip("/")) in self.billable_urls
+        path = urlsplit(url).path.rstrip("/")
+        what = f"{method} {self.recorder.scrub(path)}"
+        billable = (method, path) in self.billable_paths
         if billable:
-            self.budget.reserve(what)
-        created = True  # unless the answer shows otherwise: a lost answer may still have created a task
+            self.budget.reserve(what, self._must_reject)
+        # Unknown unless an answer comes: a request lost on its way back may still have created a task.
+        created: bool | None = None
         try:
             for attempt in range(MAX_RETRIES + 1):
                 self.throttle.wait()
-                response = super().request(method, url, *args, **kwargs)
+                try:
+                    response = super().request(method, url, *args, **kwargs)
+                except requests.ConnectionError as exc:
+                    if _never_sent(exc):
+                        created = False
+                    raise
                 if attempt == MAX_RETRIES or self.throttle.retry_after(response) is None:
                     break
             created = response.status_code == 200
@@ -133,6 +141,12 @@ class SuiteSession(requests.Session):
                 self.budget.settle(created, self._must_reject, what)
         self.recorder.record(response)
         return response
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """No connection was made (refused, unresolved, timed out connecting): nothing can have been created."""
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(reason, NewConnectionError)
 
 
 def _text(value: str | bytes) -> str:

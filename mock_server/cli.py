@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .journal import DEFAULT_JOURNAL_SIZE
-from .spec import DIALECTS, load_spec
+from .spec import DIALECTS, SpecProblem, dialect_spec
 from .spec_bundle import SpecBundleError
 from .store import DEFAULT_KEY_PREFIX, DEFAULT_MAX_TASKS
 from .verify import ADMIN_TOKEN_ENV
@@ -369,18 +369,10 @@ def _proxy(args: argparse.Namespace) -> int:
 
 def _spec_to_serve(dialect: str | None, spec: Path | None) -> tuple[Path, str | None]:
     """The spec to load, the dialect's own or the one given (which must speak it); or what is wrong."""
-    if spec is None:
-        return DIALECTS[dialect or "documented"][0], None
-    if dialect is None:
-        return spec, None
-    operation_id = DIALECTS[dialect][1]
     try:
-        operations = {operation.operation_id for operation in load_spec(spec).operations}
-    except OSError as exc:
-        return spec, f"--spec {spec}: cannot read it ({exc.strerror})"
-    if operation_id not in operations:
-        return spec, f"--spec {spec} is not of the {dialect} dialect: it has no {operation_id} operation"
-    return spec, None
+        return dialect_spec(dialect, spec), None
+    except SpecProblem as exc:
+        return Path(), str(exc)
 
 
 def _key_pairs(access_keys: list[str], secret_keys: list[str]) -> tuple[tuple[tuple[str, str], ...], str | None]:

@@ -20,6 +20,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.utils import formatdate
+from http.cookiejar import Cookie, CookieJar
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,6 +80,16 @@ _AUTH_FROM_ANSWER: dict[int, str] = {
 _DECODABLE = frozenset({"gzip", "deflate", "identity"})
 
 
+class _NoCookies(CookieJar):
+    """A cookie jar that keeps nothing."""
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        pass
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        pass
+
+
 @dataclass
 class ProxySettings:
     # The Kling backend to forward to: http(s)://host[:port][/prefix].
@@ -119,7 +130,9 @@ def create_proxy_app(settings: ProxySettings) -> Starlette:
     spec = load_spec(settings.spec_path)
     journal = Journal(settings.journal_size) if settings.admin and settings.journal_size else None
     judge = Judge(spec, ResponseJudge(spec))
-    client = httpx.AsyncClient(timeout=settings.timeout, follow_redirects=False)
+    # No cookie jar: each client's cookies are its own, sent as its headers; a shared jar would keep every
+    # upstream `Set-Cookie` of every client, without bound, and send them on for the others.
+    client = httpx.AsyncClient(timeout=settings.timeout, follow_redirects=False, cookies=_NoCookies())
     forwarder = _Forwarder(spec, settings.upstream.rstrip("/"), client, settings.timeout)
     access_sink = sys.stdout.buffer
     admin_app: ASGIApp | None = None

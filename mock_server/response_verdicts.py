@@ -74,6 +74,19 @@ class ResponseJudge:
             )
         return compiled
 
+    def _refused_valid(
+        self, operation: Operation | None, status: int, code: int, request_errors: tuple[Finding, ...]
+    ) -> list[Finding]:
+        rejudged = code in _REJUDGED or (code == BusinessCode.NOT_FOUND and not _has_path_parameters(operation))
+        if operation is not None:
+            # `x-kling-content-refusals`: codes the operation answers for what the content holds, not its form.
+            raw = self.spec.document["paths"][operation.path][operation.method.lower()]
+            rejudged = rejudged and code not in raw.get("x-kling-content-refusals", ())
+        if status == 200 or request_errors or not rejudged:
+            return []
+        message = f"{code} refuses a request whose verdict has no error: the upstream is stricter than the contract"
+        return [_finding("response-refused-valid-request", "code", message)]
+
     def verdict(
         self, operation: Operation | None, method: str, answer: UpstreamAnswer, request_errors: tuple[Finding, ...]
     ) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
@@ -93,7 +106,7 @@ class ResponseJudge:
         disagreement = []
         if isinstance(code, int) and not isinstance(code, bool):
             disagreement = self._agreement(status, code)
-            errors += disagreement + _refused_valid(operation, status, code, request_errors)
+            errors += disagreement + self._refused_valid(operation, status, code, request_errors)
         warnings += _accepted_invalid(status, request_errors)
         validator = declared.get(key) if key is not None else None
         if body is not None and validator is not None:
@@ -150,16 +163,6 @@ def _body(method: str, answer: UpstreamAnswer) -> tuple[Any, list[Finding], list
         message = f"must be a JSON object (Kling's envelope), got {type(body).__name__}"
         return None, [_finding("response-envelope", "body", message)], []
     return body, [], []
-
-
-def _refused_valid(
-    operation: Operation | None, status: int, code: int, request_errors: tuple[Finding, ...]
-) -> list[Finding]:
-    rejudged = code in _REJUDGED or (code == BusinessCode.NOT_FOUND and not _has_path_parameters(operation))
-    if status == 200 or request_errors or not rejudged:
-        return []
-    message = f"{code} refuses a request whose verdict has no error: the upstream is stricter than the contract"
-    return [_finding("response-refused-valid-request", "code", message)]
 
 
 def _accepted_invalid(status: int, request_errors: tuple[Finding, ...]) -> list[Finding]:

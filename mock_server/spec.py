@@ -16,7 +16,7 @@ from urllib.parse import quote
 import jsonschema_rs
 import yaml
 
-from .spec_bundle import bundle, dump
+from .spec_bundle import SpecBundleError, bundle, dump
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # A wheel carries a copy of the spec inside the package; a source checkout reads the one at the root.
@@ -122,6 +122,28 @@ def resolve_response(document: dict[str, Any], response: dict[str, Any]) -> dict
         resolved: dict[str, Any] = document["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
         return resolved
     return response
+
+
+class SpecProblem(ValueError):
+    """A spec that cannot serve as asked: unreadable, or not of the dialect named."""
+
+
+def dialect_spec(dialect: str | None, spec: Path | None) -> Path:
+    """The spec a dialect is served or tested by: its own, or the one given, which must speak it."""
+    if spec is None:
+        return DIALECTS[dialect or "documented"][0]
+    if dialect is None:
+        return spec
+    operation_id = DIALECTS[dialect][1]
+    try:
+        operations = {operation.operation_id for operation in load_spec(spec).operations}
+    except OSError as exc:
+        raise SpecProblem(f"--spec {spec}: cannot read it ({exc.strerror})") from None
+    except (yaml.YAMLError, SpecBundleError, KeyError, TypeError, AttributeError) as exc:
+        raise SpecProblem(f"--spec {spec}: not an OpenAPI document the mock can use ({type(exc).__name__})") from None
+    if operation_id not in operations:
+        raise SpecProblem(f"--spec {spec} is not of the {dialect} dialect: it has no {operation_id} operation")
+    return spec
 
 
 def load_spec(path: Path = DEFAULT_SPEC_PATH) -> Spec:

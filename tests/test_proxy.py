@@ -374,10 +374,12 @@ def test_a_proxy_in_front_of_the_upstream_dialect_judges_by_its_spec() -> None:
     ):
         assert http.post(CREATE_PATH, json={"video_url": "https://example.com/faces-2.mp4"}).status_code == 200
         assert http.post(CREATE_PATH, json=SEED_EXAMPLE).status_code == 400
+        # Refused for what the video holds, which the spec declares (`x-kling-content-refusals`): no fault.
+        assert http.post(CREATE_PATH, json={"video_url": "https://example.com/no-face.mp4"}).status_code == 400
         with httpx.Client(base_url=server.base_url) as admin_http:
             entries = journal(admin_http)["entries"]
     verdicts = [(entry["verdict"]["result"], entry["upstream"]["verdict"]["result"]) for entry in entries]
-    assert verdicts == [("clean", "clean"), ("error", "clean")]
+    assert verdicts == [("clean", "clean"), ("error", "clean"), ("clean", "clean")]
 
 
 @pytest.mark.parametrize(

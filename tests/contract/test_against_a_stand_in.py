@@ -97,6 +97,8 @@ def test_no_output_holds_the_key_the_secret_or_a_token(
     for name, text in outputs.items():
         for secret in (ACCESS_KEY, SECRET_KEY, SECOND_KEY, JWT_PREFIX):
             assert secret not in text, f"{name} holds a secret"
+    # Not even the runner's last scrub of the written files had anything to blank.
+    assert "a secret was blanked" not in result.stderr
 
 
 @pytest.fixture(scope="module")

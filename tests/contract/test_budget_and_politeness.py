@@ -40,6 +40,34 @@ def test_a_spent_budget_sends_nothing_more_and_says_so() -> None:
     assert "2 billable request(s) not sent" in budget.summary()
 
 
+def test_a_request_that_must_be_refused_is_sent_even_when_the_budget_is_spent() -> None:
+    budget = BillableBudget(limit=1)
+    budget.reserve("POST /x")
+    budget.settle(created=True, must_reject=False, what="POST /x")
+    budget.reserve("POST /x", must_reject=True)
+    budget.settle(created=False, must_reject=True, what="POST /x")
+    assert (budget.spent, budget.not_sent) == (1, 0)
+
+
+def test_one_accepted_beyond_the_budget_stops_everything_billable() -> None:
+    """A target that accepts what it must refuse is charged one call beyond the budget, never more."""
+    budget = BillableBudget(limit=1)
+    budget.reserve("POST /x")
+    budget.settle(created=True, must_reject=False, what="POST /x")
+    budget.reserve("POST /x", must_reject=True)
+    budget.settle(created=True, must_reject=True, what="POST /x")
+    with pytest.raises(BudgetSpent):
+        budget.reserve("POST /x", must_reject=True)
+    assert (budget.spent, budget.accepted_rejections) == (2, ["POST /x"])
+
+
+def test_a_lost_answer_counts_as_spent_but_is_no_finding() -> None:
+    budget = BillableBudget(limit=2)
+    budget.reserve("POST /x", must_reject=True)
+    budget.settle(created=None, must_reject=True, what="POST /x")
+    assert (budget.spent, budget.accepted_rejections) == (1, [])
+
+
 def test_no_limit_never_refuses() -> None:
     budget = BillableBudget()
     for _ in range(1000):
@@ -100,9 +128,30 @@ def test_retry_after_as_an_http_date() -> None:
 
 def test_without_retry_after_the_backoff_doubles_up_to_a_bound() -> None:
     throttle = Throttle(None, sleep=lambda seconds: None)
-    delays = [throttle.retry_after(answer(429, b'{"code": 1302}')) for _ in range(10)]
+    delays = [throttle.retry_after(answer(429, b'{"code": 1302}')) for _ in range(12)]
     assert delays[:3] == [1.0, 2.0, 4.0]
     assert max(delay or 0 for delay in delays) == MAX_WAIT_S
+
+
+def test_a_retry_after_longer_than_a_run_waits_is_not_retried() -> None:
+    assert Throttle(None).retry_after(answer(429, b'{"code": 1302}', **{"Retry-After": "3600"})) is None
+
+
+def test_a_fractional_retry_after_is_waited_in_full() -> None:
+    assert Throttle(None).retry_after(answer(429, b'{"code": 1302}', **{"Retry-After": "1.5"})) == 1.5
+
+
+@pytest.mark.parametrize(
+    ("body", "retry_after"),
+    [(b'{"code": [1302]}', "1"), (b"[]", "1"), (b"not json", "\u00b2"), (b'{"code": 1302}', "Tue, 99 Foo")],
+    ids=["code-a-list", "body-a-list", "retry-after-superscript", "retry-after-bad-date"],
+)
+def test_hostile_429_answers_never_crash(body: bytes, retry_after: str) -> None:
+    throttle = Throttle(None, sleep=lambda seconds: None)
+    response = answer(429, body)
+    response.headers["Retry-After"] = retry_after.encode().decode("unicode_escape")
+    delay = throttle.retry_after(response)
+    assert delay is not None and 0 <= delay <= MAX_WAIT_S
 
 
 @pytest.mark.parametrize("code", [1100, 1101, 1102, 1304])

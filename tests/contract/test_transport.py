@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import pytest
 import requests
 
 from contract_tests.budget import BillableBudget
@@ -35,14 +36,24 @@ def test_curl_expands_the_token_placeholder_and_quotes_the_rest() -> None:
     command = exchange().curl()
     words = shlex.split(command)
     assert words[:5] == ["curl", "-i", "-X", "POST", "http://127.0.0.1:9/kling/v1/videos/identify-face"]
-    # Double quotes: the shell puts the exported token in place of the placeholder.
-    assert '"Authorization: Bearer $KLING_TOKEN"' in command
+    # The placeholder alone in double quotes: the shell puts the exported token in its place.
+    assert "'Authorization: Bearer '\"$KLING_TOKEN\"" in command
     assert words[-1] == '{"input": {"mode": "it\'s"}}'
 
 
-def test_curl_leaves_out_a_huge_body() -> None:
+def test_curl_runs_nothing_a_hostile_target_or_request_put_in_it() -> None:
+    hostile = "$(touch /tmp/pwned) `id` $HOME \" ' !"
+    command = exchange(request_headers={"X-Note": hostile}, request_body=hostile.encode()).curl()
+    words = shlex.split(command)
+    assert words[words.index("-H") + 1] == f"X-Note: {hostile}"
+    assert words[-1] == hostile
+    # No header held the body's type: curl is told not to add one of its own.
+    assert "Content-Type:" in words
+
+
+def test_curl_leaves_out_a_huge_body_and_says_so() -> None:
     command = exchange(request_body=b"x" * 100_000).curl()
-    assert "100000 bytes, not shown" in command
+    assert command.startswith("# the body, 100000 bytes, is too large to show here")
     assert "xxxx" not in command
 
 
@@ -66,12 +77,10 @@ def test_the_report_opens_with_the_dialect_and_the_verdict(tmp_path: Path) -> No
     )
     report = DriftReport(target, "The target speaks the upstream dialect (CONTRACT.md section 4, faces at once).")
     report.results = {
-        "contract_tests/test_rules.py::test_documented_example_succeeds": RuleResult(
+        "test_rules.py::test_documented_example_succeeds": RuleResult(
             "failed", f"AssertionError: {TOKEN} said no", exchange()
         ),
-        "contract_tests/test_schema.py::test_operation_conforms[GET /kling/v1/videos/identify-face]": RuleResult(
-            "passed", "", None
-        ),
+        "test_schema.py::test_operation_conforms[GET /kling/v1/videos/identify-face]": RuleResult("passed", "", None),
     }
     text = report.render()
     lines = text.splitlines()
@@ -80,3 +89,18 @@ def test_the_report_opens_with_the_dialect_and_the_verdict(tmp_path: Path) -> No
     assert "| `test_schema.py::test_operation_conforms[GET /kling/v1/videos/identify-face]` | passed |" in lines
     assert "curl -i -X POST" in text and '"code": 1201' in text
     assert "at most 2 requests/s" in text
+
+
+def test_each_operation_of_the_generated_tests_is_a_rule_of_its_own(tmp_path: Path) -> None:
+    """schemathesis's tests of each operation share one node id: the report tells them apart by name."""
+    target = Target("http://127.0.0.1:9", Credentials(api_key=TOKEN), report_dir=tmp_path)
+    report = DriftReport(target)
+    nodeid = "contract_tests/test_schema.py::test_operation_conforms"
+    for operation, outcome in (("GET /a", "failed"), ("POST /a", "passed")):
+        location = ("contract_tests/test_schema.py", 30, f"test_operation_conforms[{operation}]")
+        report.pytest_runtest_logreport(pytest.TestReport(nodeid, location, {}, outcome, None, "call"))
+    assert report.results.keys() == {
+        "test_schema.py::test_operation_conforms[GET /a]",
+        "test_schema.py::test_operation_conforms[POST /a]",
+    }
+    assert "**Result: FAILED**: 1 of 2 rules broken" in report.render()
