@@ -188,6 +188,7 @@ class KlingApp:
 
 
 def _text(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    """A header as text (latin-1, as Starlette decodes them), or None when absent."""
     value = headers.get(name)
     return None if value is None else value.decode("latin-1")
 

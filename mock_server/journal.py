@@ -32,6 +32,8 @@ REDACTED = "<redacted>"
 _CREDENTIAL_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
 )
+_HEADER_NAMES: dict[bytes, tuple[str, bool]] = {}
+_HEADER_NAMES_KEPT = 1024
 # Remember this many (caller, task) pairs to tell how fast a task is polled.
 _POLLS_REMEMBERED = 10_000
 
@@ -178,14 +180,20 @@ def read_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, ...], dict[
     return secrets, headers
 
 
-@functools.lru_cache(maxsize=1024)
 def _header_name(raw_name: bytes) -> tuple[str, bool]:
     """A header's name as the journal shows it (lower case), and whether it is a credential's.
 
-    Cached: every request repeats the same few names, and this sits on every journaled request's path.
+    Remembered: every request repeats the same few names, and this sits on every journaled request's path
+    (a plain dict, cheaper to ask than `lru_cache`; emptied when a client sends too many distinct names).
     """
-    name = raw_name.decode("latin-1").lower()
-    return name, name in _CREDENTIAL_HEADERS or "token" in name or "secret" in name
+    known = _HEADER_NAMES.get(raw_name)
+    if known is None:
+        name = raw_name.decode("latin-1").lower()
+        known = name, name in _CREDENTIAL_HEADERS or "token" in name or "secret" in name
+        if len(_HEADER_NAMES) >= _HEADER_NAMES_KEPT:
+            _HEADER_NAMES.clear()
+        _HEADER_NAMES[raw_name] = known
+    return known
 
 
 def redacted_finding(finding: Finding, secrets: tuple[str, ...]) -> Finding:

@@ -39,8 +39,9 @@ class Answer:
 def json_answer(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Answer:
     """`content` as JSON, with Starlette's headers for it (given ones first, then length and type)."""
     body = orjson.dumps(content)
-    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (headers or {}).items()]
-    raw += [(b"content-length", str(len(body)).encode()), _JSON]
+    raw = [(b"content-length", str(len(body)).encode()), _JSON]
+    if headers:
+        raw[:0] = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
     return Answer(status, body, raw)
 
 
