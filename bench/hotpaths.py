@@ -2,9 +2,8 @@
 
 The app is built as `kling-mock serve --admin --journal-size 1000 --tick-ms 1000` builds it (access
 log on, written to /dev/null) and called directly through ASGI, without uvicorn: what shows here is
-the mock's own work, from the request-log middleware down, plus Starlette's, on uvloop as served. The
-HTTP server's share
-(httptools parsing, uvloop's socket work) is not in it: `py-spy record` against a server under wrk
+the mock's own work, from its ASGI entry (`fast_path.KlingApp`) down, on uvloop as served. The HTTP
+server's share (httptools parsing, uvloop's socket work) is not in it: `py-spy record` against a server under wrk
 shows that part.
 
 First, what each part costs without a profiler (best of 3): the bare endpoint, the mock with everything

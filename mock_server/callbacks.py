@@ -9,6 +9,7 @@ A refused or undeliverable callback is logged, never silently dropped.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 from collections.abc import Iterable
@@ -33,6 +34,8 @@ class CallbackSender:
         self.first_delay = first_delay
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
         self._pending: set[asyncio.Task[None]] = set()
+        # Per task, its latest delivery: the next one waits for it, so that a task's statuses arrive in order.
+        self._latest: dict[str, asyncio.Task[None]] = {}
 
     def refusal(self, url: str) -> str | None:
         """Why a callback to `url` may not be sent, or None when it may."""
@@ -47,17 +50,27 @@ class CallbackSender:
         return f"host {host!r} is not a loopback address; allow it with --callback-allow-host {host}"
 
     def send(self, url: str, task: dict[str, Any], delay: float = 0.0) -> None:
-        """Deliver `task` to `url` in the background, after `delay` seconds."""
+        """Deliver `task` to `url` in the background, after `delay` seconds and after its earlier callbacks."""
         reason = self.refusal(url)
         if reason is not None:
             logger.warning("callback for task %s refused: %s", task["task_id"], reason)
             return
-        pending = asyncio.get_running_loop().create_task(self._deliver(url, task, delay))
+        task_id = task["task_id"]
+        previous = self._latest.get(task_id)
+        pending = asyncio.get_running_loop().create_task(self._deliver(url, task, delay, previous))
         self._pending.add(pending)
-        pending.add_done_callback(self._pending.discard)
+        self._latest[task_id] = pending
+        pending.add_done_callback(functools.partial(self._done, task_id))
 
-    async def _deliver(self, url: str, task: dict[str, Any], delay: float) -> None:
+    def _done(self, task_id: str, delivery: asyncio.Task[None]) -> None:
+        self._pending.discard(delivery)
+        if self._latest.get(task_id) is delivery:
+            del self._latest[task_id]
+
+    async def _deliver(self, url: str, task: dict[str, Any], delay: float, previous: asyncio.Task[None] | None) -> None:
         await asyncio.sleep(delay)
+        if previous is not None:
+            await asyncio.wait([previous])
         wait = self.first_delay
         problem = ""
         for attempt in range(1, self.attempts + 1):

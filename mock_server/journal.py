@@ -32,6 +32,8 @@ REDACTED = "<redacted>"
 _CREDENTIAL_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
 )
+_HEADER_NAMES: dict[bytes, tuple[str, bool]] = {}
+_HEADER_NAMES_KEPT = 1024
 # Remember this many (caller, task) pairs to tell how fast a task is polled.
 _POLLS_REMEMBERED = 10_000
 
@@ -139,50 +141,59 @@ class Entry:
         }
 
 
-def credentials(raw: list[tuple[bytes, bytes]]) -> tuple[str, ...]:
-    """The secrets a request's credential headers carry, to blank wherever else the request repeats them.
+def read_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """A request's secrets, and its headers as the journal shows them, in one pass over them.
 
-    An Authorization value's words after its scheme (whatever the scheme), a cookie's values, and
-    the whole value of any other credential header (`X-Api-Key: ...`).
+    Secrets: what its credential headers carry, to blank wherever else the request repeats them: an
+    Authorization value's words after its scheme (whatever the scheme), a cookie's values, and the
+    whole value of any other credential header (`X-Api-Key: ...`).
+
+    Headers: by lower-case name (repeats joined), credentials replaced by `<redacted>`. An
+    Authorization value keeps its scheme word, so that `Basic ...` sent where `Bearer ...` is
+    expected still shows what went wrong. A header no rule calls a credential may still repeat one
+    (`X-Original-Authorization`, a debug header): the secrets are blanked in every other value.
     """
     found: list[str] = []
-    for raw_name, raw_value in raw:
-        name = raw_name.decode("latin-1").lower()
-        if not _is_credential(name):
-            continue
-        value = raw_value.decode("latin-1").strip()
-        if name.endswith("authorization"):
-            words = value.split()
-            found += words[1:] or words
-        elif name == "cookie":
-            found += [pair.partition("=")[2].strip() for pair in value.split(";")]
-        else:
-            found.append(value)
-    return tuple(secret for secret in found if len(secret) >= 4)
-
-
-def redacted_headers(raw: list[tuple[bytes, bytes]], secrets: tuple[str, ...]) -> dict[str, str]:
-    """Headers by lower-case name (repeats joined), credentials replaced by `<redacted>`.
-
-    An Authorization value keeps its scheme word, so that `Basic ...` sent where `Bearer ...` is
-    expected still shows what went wrong. A header no rule calls a credential may still repeat one
-    (`X-Original-Authorization`, a debug header): `secrets` are blanked in every value.
-    """
     headers: dict[str, str] = {}
+    plain: list[str] = []
     for raw_name, raw_value in raw:
-        name = raw_name.decode("latin-1").lower()
+        name, credential = _header_name(raw_name)
         value = raw_value.decode("latin-1")
-        if _is_credential(name):
+        if credential:
             words = value.split()
-            value = f"{words[0]} {REDACTED}" if len(words) > 1 and name.endswith("authorization") else REDACTED
+            if name.endswith("authorization"):
+                found += words[1:] or words
+                value = f"{words[0]} {REDACTED}" if len(words) > 1 else REDACTED
+            else:
+                stripped = value.strip()
+                found += (
+                    [pair.partition("=")[2].strip() for pair in stripped.split(";")] if name == "cookie" else [stripped]
+                )
+                value = REDACTED
         else:
-            value = blank_text(value, secrets)
+            plain.append(name)
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return headers
+    secrets = tuple([secret for secret in found if len(secret) >= 4])
+    if secrets:
+        for name in dict.fromkeys(plain):
+            headers[name] = blank_text(headers[name], secrets)
+    return secrets, headers
 
 
-def _is_credential(name: str) -> bool:
-    return name in _CREDENTIAL_HEADERS or "token" in name or "secret" in name
+def _header_name(raw_name: bytes) -> tuple[str, bool]:
+    """A header's name as the journal shows it (lower case), and whether it is a credential's.
+
+    Remembered: every request repeats the same few names, and this sits on every journaled request's path
+    (a plain dict, cheaper to ask than `lru_cache`; emptied when a client sends too many distinct names).
+    """
+    known = _HEADER_NAMES.get(raw_name)
+    if known is None:
+        name = raw_name.decode("latin-1").lower()
+        known = name, name in _CREDENTIAL_HEADERS or "token" in name or "secret" in name
+        if len(_HEADER_NAMES) >= _HEADER_NAMES_KEPT:
+            _HEADER_NAMES.clear()
+        _HEADER_NAMES[raw_name] = known
+    return known
 
 
 def redacted_finding(finding: Finding, secrets: tuple[str, ...]) -> Finding:
@@ -191,7 +202,12 @@ def redacted_finding(finding: Finding, secrets: tuple[str, ...]) -> Finding:
 
 def blank(data: bytes, secrets: tuple[str, ...]) -> bytes:
     """`blank_text` for bytes: a body may be any bytes; latin-1 maps each to one character and back."""
-    if not secrets:
+    for secret in secrets:
+        # Latin-1 maps characters to bytes one to one, so the secret's core is found in the bytes as well:
+        # a body without any (the usual case) is not decoded at all.
+        if _spellings(secret)[0].encode("latin-1") in data:
+            break
+    else:
         return data
     text = data.decode("latin-1")
     shown = blank_text(text, secrets)

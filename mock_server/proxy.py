@@ -40,11 +40,11 @@ from .admin import JournalAdmin, http_error
 from .auth import BearerAuth
 from .errors import BusinessCode, Finding, KlingError
 from .ids import IdGenerator
-from .journal import DEFAULT_JOURNAL_SIZE, Journal, UpstreamAnswer, redacted_headers
+from .journal import DEFAULT_JOURNAL_SIZE, Journal, UpstreamAnswer, read_headers
 from .request_body import natural_number
-from .request_log import RequestLogMiddleware, flushing_lifespan
+from .request_log import RequestLog, RequestLogMiddleware, flushing_lifespan
 from .response_verdicts import ResponseJudge
-from .responses import error
+from .responses import AnswerResponse, error
 from .server import configure_logging, run_app
 from .spec import DEFAULT_SPEC_PATH, Operation, Spec, load_spec
 from .verdicts import Judge
@@ -143,11 +143,7 @@ def create_proxy_app(settings: ProxySettings) -> Starlette:
         admin_app = Starlette(routes=admin.routes(), exception_handlers={HTTPException: http_error})
     request_log = Middleware(
         RequestLogMiddleware,
-        ids=IdGenerator(),
-        sink=access_sink,
-        journal=journal,
-        judge=judge,
-        unjournaled=(ADMIN_PREFIX, *_KIT_PATHS),
+        log=RequestLog(IdGenerator(), access_sink, journal, judge, unjournaled=(ADMIN_PREFIX, *_KIT_PATHS)),
     )
     dispatch = Middleware(_Dispatch, admin=admin_app, forwarder=forwarder)
     return Starlette(
@@ -290,7 +286,7 @@ class _Forwarder:
             state.refusal = _refusal_from_answer(operation, code, message)
         state.upstream = UpstreamAnswer(
             status=answer.status_code,
-            headers=redacted_headers(answer.headers.raw, ()),
+            headers=read_headers(answer.headers.raw)[1],
             body=body,
             body_bytes=len(body),
             undecoded=undecoded,
@@ -305,7 +301,7 @@ class _Forwarder:
         request.state.message = message
         # uvicorn adds no Date here (the upstream's is passed on): an answer of the proxy's own carries its own.
         date = {"Date": formatdate(usegmt=True)}
-        return error(self.spec.status_by_code[code], code, message, request.state.request_id, date)
+        return AnswerResponse(error(self.spec.status_by_code[code], code, message, request.state.request_id, date))
 
     async def on_unexpected(self, request: Request, exc: Exception) -> Response:
         logger.exception("unexpected error while forwarding request %s", request.state.request_id)

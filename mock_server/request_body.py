@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive
 
 from .errors import BusinessCode, KlingError
 
@@ -30,16 +32,25 @@ def natural_number(text: str | None, max_digits: int = 18) -> int | None:
 
 def check_media_type(header: str | None, allowed: tuple[str, ...]) -> None:
     """Accept the spec's media types, with at most a UTF-8 charset parameter."""
+    problem = _media_type_problem(header, allowed)
+    if problem is not None:
+        raise _bad_content_type(problem)
+
+
+@functools.lru_cache(maxsize=256)
+def _media_type_problem(header: str | None, allowed: tuple[str, ...]) -> str | None:
+    """What is wrong with a Content-Type, or None. Cached: clients send the same one again and again."""
     expected = " or ".join(allowed)
     if not header:
-        raise _bad_content_type(f"Content-Type: missing, must be {expected}")
+        return f"Content-Type: missing, must be {expected}"
     media_type, _, params = header.partition(";")
     if media_type.strip().lower() not in allowed:
-        raise _bad_content_type(f"Content-Type: must be {expected}")
+        return f"Content-Type: must be {expected}"
     for param in params.split(";"):
         name, _, value = param.partition("=")
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            raise _bad_content_type("Content-Type: charset must be utf-8")
+            return "Content-Type: charset must be utf-8"
+    return None
 
 
 def body_too_large(limit: int) -> KlingError:
@@ -52,26 +63,35 @@ def body_too_large(limit: int) -> KlingError:
 
 
 async def read_bounded(request: Request, limit: int) -> bytes:
-    """The body, refusing it as soon as it is known to exceed `limit` bytes.
+    """`read_body` of a Starlette request."""
+    return await read_body(request.receive, limit, natural_number(request.headers.get("content-length")))
 
-    A declared Content-Length over the limit is refused before reading anything; a chunked
-    body is read only up to the chunk that crosses the limit.
+
+async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
+    """The body, straight from ASGI's `receive`, refusing it as soon as it is known to exceed `limit` bytes.
+
+    A declared Content-Length (`declared`) over the limit is refused before reading anything; a
+    chunked body is read only up to the chunk that crosses the limit. The server stops at a declared
+    length, so a body within it is within the limit. Raises `ClientDisconnect` when the client goes.
     """
-    too_large = body_too_large(limit)
-    declared = natural_number(request.headers.get("content-length"))
-    if declared is not None:
-        if declared > limit:
-            raise too_large
-        # The server stops at the declared length, so the whole body is within the limit.
-        return await request.body()
+    if declared is not None and declared > limit:
+        raise body_too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise body_too_large(limit)
+        if not chunks and not more:
+            return chunk  # the usual case: the whole body in one message
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not more:
+            return b"".join(chunks)
 
 
 def parse_json(raw: bytes, max_depth: int) -> Any:
@@ -86,7 +106,9 @@ def parse_json(raw: bytes, max_depth: int) -> Any:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise _not_json(f"body: not valid JSON ({exc})") from None
-    if _depth_exceeds(body, max_depth):
+    # Nesting needs an opening bracket per level: a body with few of them cannot be too deep, and
+    # counting bytes is much cheaper than walking the parsed value.
+    if raw.count(b"{") + raw.count(b"[") > max_depth and _depth_exceeds(body, max_depth):
         raise KlingError(
             BusinessCode.INVALID_REQUEST,
             f"body: nested deeper than {max_depth} levels",

@@ -1,10 +1,11 @@
 """Every request's record: a line in the access log, and an entry in the journal.
 
-Pure ASGI middleware, so that it costs little. Access lines carry the request id, never a
+`RequestLog` keeps both; `RequestLogMiddleware` puts it around Starlette's routes, and Kling's own
+routes (`fast_path.py`) call it directly. Access lines carry the request id, never a
 header: the Authorization token cannot leak. They are written to stdout's buffer without going
 through `logging` (which flushes every record, a system call per request) and flushed a moment
 later, so that a burst of requests costs one write. Journal entries are built from what the app
-noted in `scope["state"]` while answering (see `app.py`), once the answer is sent; the journal keeps
+noted in the request's state while answering (see `fast_path.py`), once the answer is sent; the journal keeps
 them without making the request wait (a Redis journal writes them in the background).
 """
 
@@ -21,7 +22,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .ids import IdGenerator, now_ms
-from .journal import Entry, JournalStore, blank_text, caller_fingerprint, credentials, redacted_headers
+from .journal import Entry, JournalStore, blank_text, caller_fingerprint, read_headers
 from .verdicts import Judge
 
 # `--log-level info` (the default) turns the access log on; `warning` and above turn it off.
@@ -29,22 +30,22 @@ logger = logging.getLogger("kling_mock.access")
 FLUSH_AFTER_SECONDS = 0.1
 
 
-class RequestLogMiddleware:
-    """Gives each request its `request_id` (in `scope["state"]`), logs its outcome and journals it.
+class RequestLog:
+    """Every request's record: its `request_id`, its access line and its journal entry.
 
-    Requests to paths starting with one of `unjournaled` (the mock's own endpoints) are not journaled.
+    Shared by `RequestLogMiddleware` (Starlette's routes) and Kling's routes (`fast_path.py`), which
+    call `begin` and `record` themselves. Requests to paths starting with one of `unjournaled` (the
+    mock's own endpoints) are not journaled.
     """
 
     def __init__(
         self,
-        app: ASGIApp,
         ids: IdGenerator,
         sink: BinaryIO,
         journal: JournalStore | None = None,
         judge: Judge | None = None,
         unjournaled: tuple[str, ...] = (),
     ) -> None:
-        self.app = app
         self.ids = ids
         self.sink = sink
         self.journal = journal
@@ -52,42 +53,30 @@ class RequestLogMiddleware:
         self.unjournaled = unjournaled
         self._flush_pending = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        state = scope.setdefault("state", {})
-        state["request_id"] = self.ids.new()
-        arrived = now_ms()
-        started = time.perf_counter()
-        status = 500
+    def begin(self) -> tuple[dict[str, Any], int, float]:
+        """A new request's state (with its `request_id`), when it arrived (epoch ms) and a clock to time it."""
+        return {"request_id": self.ids.new()}, now_ms(), time.perf_counter()
 
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-            # A token can land anywhere a client puts it, the path included (arguments swapped). No task
-            # or route has a token's name, so only a refused request's path can hold one.
-            journaled = self.journal is not None and not scope["path"].startswith(self.unjournaled)
-            secrets = credentials(scope["headers"]) if journaled or status >= 400 else ()
-            if logger.isEnabledFor(logging.INFO):
-                record = {
-                    "request_id": state["request_id"],
-                    "method": scope["method"],
-                    "path": blank_text(scope["path"], secrets),
-                    "status": status,
-                    "code": state.get("business_code"),
-                    "ms": elapsed_ms,
-                }
-                self._write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-            if journaled and self.journal is not None:
-                self._journal(self.journal, scope, state, secrets, status, arrived, elapsed_ms)
+    def record(self, scope: Scope, state: dict[str, Any], status: int, arrived: int, started: float) -> None:
+        """Log and journal a request answered with `status`, from what was noted in `state` while answering it."""
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        path: str = scope["path"]
+        # A token can land anywhere a client puts it, the path included (arguments swapped). No task
+        # or route has a token's name, so only a refused request's path can hold one.
+        journaled = self.journal is not None and not path.startswith(self.unjournaled)
+        secrets, headers = read_headers(scope["headers"]) if journaled or status >= 400 else ((), {})
+        if logger.isEnabledFor(logging.INFO):
+            record = {
+                "request_id": state["request_id"],
+                "method": scope["method"],
+                "path": blank_text(path, secrets) if secrets else path,
+                "status": status,
+                "code": state.get("business_code"),
+                "ms": elapsed_ms,
+            }
+            self._write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+        if journaled and self.journal is not None:
+            self._journal(self.journal, scope, state, secrets, headers, status, arrived, elapsed_ms)
 
     def _journal(
         self,
@@ -95,6 +84,7 @@ class RequestLogMiddleware:
         scope: Scope,
         state: dict[str, Any],
         secrets: tuple[str, ...],
+        headers: dict[str, str],
         status: int,
         arrived: int,
         elapsed_ms: float,
@@ -105,7 +95,6 @@ class RequestLogMiddleware:
         body_bytes: int = state.get("body_bytes", len(body))
         operation = state.get("operation")
         owner = state.get("owner")
-        caller = caller_fingerprint(owner) if owner else None
         dropped = state.get("dropped", False)
         entry = Entry(
             seq=0,
@@ -116,8 +105,8 @@ class RequestLogMiddleware:
             path=scope["path"],
             query=scope["query_string"].decode("latin-1"),
             operation_id=operation.operation_id if operation else None,
-            caller=caller,
-            headers=redacted_headers(scope["headers"], secrets),
+            caller=caller_fingerprint(owner) if owner else None,
+            headers=headers,
             body=body,
             body_bytes=body_bytes,
             body_truncated=len(body) < body_bytes,
@@ -140,6 +129,34 @@ class RequestLogMiddleware:
         self._flush_pending = False
         if not self.sink.closed:
             self.sink.flush()
+
+
+class RequestLogMiddleware:
+    """`RequestLog` around an app: the request's state goes in `scope["state"]`, where the app notes its facts."""
+
+    def __init__(self, app: ASGIApp, log: RequestLog) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state, arrived, started = self.log.begin()
+        scope.setdefault("state", {}).update(state)
+        state = scope["state"]
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            self.log.record(scope, state, status, arrived, started)
 
 
 def flushing_lifespan(

@@ -1,4 +1,4 @@
-"""Routes with one endpoint per path and method, as Kling's paths and the admin API's both need."""
+"""Routes with one endpoint per path and method, as the admin API's paths need (Kling's are `kling_routes.py`'s)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ from .callbacks import CallbackSender
 from .errors import BusinessCode, KlingError
 from .ids import IdGenerator, now_ms
 from .journal import caller_fingerprint
-from .lifecycle import FAILED, FINAL_STEP, PROCESSING, SUCCEED, Lifecycle
-from .outcomes import Outcome, outcome_for, task_result, video_reference
+from .lifecycle import FAILED, FINAL_STEP, PROCESSING, Lifecycle
+from .outcomes import Outcome, finished_result, outcome_for, task_result, video_reference
 from .store import Task, TaskStore
 
 SCENARIO_FAILURE = Outcome(succeeded=False, message="the task failed (scenario)")
@@ -108,21 +108,25 @@ class TaskService:
         await self.store.aclose()
 
     def render(self, task: Task, now: int) -> dict[str, Any]:
-        """The task as the query returns it, as of `now`."""
+        """The task as the query returns it, as of `now`.
+
+        Its outcome is only looked at once it is final: until then the status does not depend on it.
+        """
         step, updated_at = self.lifecycle.current(task, now)
         if step > self._last_step(task):
             step = self._last_step(task)
             updated_at = task.created_at + step * self.lifecycle.tick_ms
-        outcome = SCENARIO_FAILURE if task.fate == FAILED else outcome_for(task.video)
-        status = self.lifecycle.status(step, outcome.succeeded)
+        outcome = None
+        if step >= FINAL_STEP:
+            outcome = SCENARIO_FAILURE if task.fate == FAILED else outcome_for(task.video)
         data: dict[str, Any] = {
             "task_id": task.task_id,
-            "task_status": status,
+            "task_status": self.lifecycle.status(step, outcome is None or outcome.succeeded),
             "created_at": task.created_at,
             "updated_at": updated_at,
         }
-        if status == FAILED:
+        if outcome is not None and outcome.succeeded:
+            data["task_result"] = finished_result(task.task_id, task.video, outcome.face_count)
+        elif outcome is not None:
             data["task_status_msg"] = outcome.message
-        elif status == SUCCEED:
-            data["task_result"] = task_result(task.task_id, task.video, outcome.face_count)
         return data

@@ -146,8 +146,11 @@ class MemoryTaskStore:
                 if self._is_finished(self._tasks[task_id]):
                     victim = index
                     break
-        task_id = self._age[victim]
-        del self._age[victim]  # O(victim), and victim < scan
+        if victim == 0:
+            task_id = self._age.popleft()  # the usual case: the oldest task is finished
+        else:
+            task_id = self._age[victim]
+            del self._age[victim]  # O(victim), and victim < scan
         task = self._tasks.pop(task_id)
         owned = self._owned[task.owner]
         del owned[task_id]
