@@ -1,8 +1,9 @@
 """The journal: the recent requests the mock received, kept so that a client's conformance can be judged.
 
-Recording sits on every request's path, so it only stores facts; judging a request against the
-spec (`verdicts.Judge`) waits until someone reads the journal. Credentials never enter it:
-they are redacted from headers and blanked wherever else the request repeated them.
+Recording sits on every request's path, so it only keeps facts (a `Recording`); making them an
+`Entry` (credentials redacted from headers and blanked wherever else the request repeated them) and
+judging it against the spec (`verdicts.Judge`) wait, in this process, until someone reads the
+journal. No entry holds a credential, and nothing leaves the process before it is an entry.
 
 Where it is kept is a `JournalStore`: here, in this process (`Journal`, the default, and the
 proxy's), or in Redis for every process sharing it (`journal_redis.py`, with `serve --store`).
@@ -16,7 +17,7 @@ import json
 import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 from urllib.parse import quote, quote_plus
 
 from .errors import Finding
@@ -141,7 +142,75 @@ class Entry:
         }
 
 
-def read_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, ...], dict[str, str]]:
+RawHeaders: TypeAlias = list[tuple[bytes, bytes]]
+
+
+@dataclass(eq=False, slots=True)
+class Recording:
+    """A request as answered: the facts its journal entry is made of, as `RequestLog` hands them over.
+
+    Making the entry (`entry()`: every header read to redact credentials, secrets blanked wherever the
+    request repeated them) costs as much as the rest of the request, so the memory journal makes it
+    only when read. Until then the recording holds the request's credentials: it stays in the process,
+    and its repr shows none of what could carry them.
+    """
+
+    method: str
+    # Any of these may carry a token: no repr shows them.
+    path: str = field(repr=False)
+    query_string: bytes = field(repr=False)
+    raw_headers: RawHeaders = field(repr=False)
+    # What the app noted while answering (`fast_path.py` lists it): the operation, the body, the caller...
+    state: dict[str, Any] = field(repr=False)
+    status: int
+    at: int
+    duration_ms: float
+
+    @property
+    def caller(self) -> str | None:
+        owner: str | None = self.state.get("owner")
+        return caller_fingerprint(owner) if owner else None
+
+    @property
+    def must_keep_now(self) -> bool:
+        """Holding it until read would hold a large body (or a proxied answer): make its entry at once."""
+        return self.state.get("upstream") is not None or len(self.state.get("body") or b"") > BODY_KEPT_BYTES
+
+    def entry(self) -> tuple[Entry, tuple[str, ...]]:
+        """Its entry (not yet numbered or kept: see `keep`), and the secrets the request carried."""
+        secrets, headers = read_headers(self.raw_headers)
+        state = self.state
+        # A body refused before it was read (the mock) or streamed on past the limit (a proxy) is
+        # longer than what was kept of it: `body_bytes` then says how long.
+        body: bytes = state.get("body") or b""
+        body_bytes: int = state.get("body_bytes", len(body))
+        operation = state.get("operation")
+        dropped = state.get("dropped", False)
+        entry = Entry(
+            seq=0,
+            request_id=state["request_id"],
+            at=self.at,
+            duration_ms=self.duration_ms,
+            method=self.method,
+            path=self.path,
+            query=self.query_string.decode("latin-1"),
+            operation_id=operation.operation_id if operation else None,
+            caller=self.caller,
+            headers=headers,
+            body=body,
+            body_bytes=body_bytes,
+            body_truncated=len(body) < body_bytes,
+            status=self.status,
+            code=None if dropped else state.get("business_code"),
+            message=None if dropped else state.get("message"),
+            refusal=state.get("refusal"),
+            scenarios=state.get("scenarios", ()),
+            upstream=state.get("upstream"),
+        )
+        return entry, secrets
+
+
+def read_headers(raw: RawHeaders) -> tuple[tuple[str, ...], dict[str, str]]:
     """A request's secrets, and its headers as the journal shows them, in one pass over them.
 
     Secrets: what its credential headers carry, to blank wherever else the request repeats them: an
@@ -290,8 +359,8 @@ class JournalStore(Protocol):
 
     capacity: int
 
-    def record(self, entry: Entry, secrets: tuple[str, ...], judge: Judge | None, poll_interval_ms: int | None) -> None:
-        """Keep `entry` (as `keep` makes it), numbered; never waits, never fails the request.
+    def record(self, recording: Recording, judge: Judge | None, poll_interval_ms: int | None) -> None:
+        """Keep `recording`'s entry (as `keep` makes it), numbered; never waits, never fails the request.
 
         `poll_interval_ms`: the request polled a resource the spec asks to poll at most this often, so the
         entry is given `since_last_poll_ms`, the time since its caller last polled the same one.
@@ -311,22 +380,44 @@ class JournalStore(Protocol):
         ...
 
 
+@dataclass(eq=False, slots=True)
+class _Unmade:
+    """A recording the memory journal holds until it is read, with what recording it worked out."""
+
+    recording: Recording
+    seq: int
+    since_last_poll_ms: int | None
+    judge: Judge | None
+
+    def make(self) -> Entry:
+        entry, secrets = self.recording.entry()
+        entry.seq, entry.since_last_poll_ms = self.seq, self.since_last_poll_ms
+        keep(entry, secrets, self.judge)
+        return entry
+
+
 class Journal:
-    """The last `capacity` entries in memory, oldest first: one process's."""
+    """The last `capacity` entries in memory, oldest first: one process's.
+
+    Each is held as its `Recording` until the journal is read, and made an entry then, once: a mock
+    whose journal nobody reads does not pay for entries (see `Recording`).
+    """
 
     def __init__(self, capacity: int = DEFAULT_JOURNAL_SIZE) -> None:
         self.capacity = capacity
-        self._entries: deque[Entry] = deque(maxlen=capacity)
+        self._entries: deque[Entry | _Unmade] = deque(maxlen=capacity)
         self._seq = itertools.count(1)
         self._recorded = 0
         self._last_polls: OrderedDict[tuple[str | None, str], int] = OrderedDict()
 
-    def record(self, entry: Entry, secrets: tuple[str, ...], judge: Judge | None, poll_interval_ms: int | None) -> None:
-        entry.seq = next(self._seq)
-        if poll_interval_ms is not None:
-            entry.since_last_poll_ms = self._since_last_poll(entry.caller, entry.path, entry.at)
-        keep(entry, secrets, judge)
-        self._entries.append(entry)
+    def record(self, recording: Recording, judge: Judge | None, poll_interval_ms: int | None) -> None:
+        since = (
+            self._since_last_poll(recording.caller, recording.path, recording.at)
+            if poll_interval_ms is not None
+            else None
+        )
+        unmade = _Unmade(recording, next(self._seq), since, judge)
+        self._entries.append(unmade.make() if recording.must_keep_now else unmade)
         self._recorded += 1
 
     def _since_last_poll(self, caller: str | None, path: str, now: int) -> int | None:
@@ -339,7 +430,9 @@ class Journal:
         return None if last is None else now - last
 
     async def snapshot(self) -> JournalSnapshot:
-        return JournalSnapshot(list(self._entries), self._recorded)
+        entries = [held if isinstance(held, Entry) else held.make() for held in self._entries]
+        self._entries = deque(entries, maxlen=self.capacity)
+        return JournalSnapshot(entries, self._recorded)
 
     async def clear(self) -> None:
         self._entries.clear()

@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from .errors import Finding
-from .journal import Entry, JournalSnapshot, keep
+from .journal import Entry, JournalSnapshot, Recording, keep
 from .redis_backend import RedisBackend
 from .store import StoreUnavailable
 from .verdicts import Judge, Verdict
@@ -109,10 +109,11 @@ class RedisJournal:
         # Each record read, parsed once: its entry carries its verdict once judged.
         self._parsed: dict[bytes, Entry] = {}
 
-    def record(self, entry: Entry, secrets: tuple[str, ...], judge: Judge | None, poll_interval_ms: int | None) -> None:
+    def record(self, recording: Recording, judge: Judge | None, poll_interval_ms: int | None) -> None:
         if len(self._pending) >= _QUEUE_LIMIT:
             self._lost += 1
             return
+        entry, secrets = recording.entry()
         if poll_interval_ms is None:
             keep(entry, secrets, judge)  # now: what waits in the queue holds no secret and no large body
             self._pending.append(_Pending(entry))

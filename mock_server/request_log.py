@@ -4,9 +4,10 @@
 routes (`fast_path.py`) call it directly. Access lines carry the request id, never a
 header: the Authorization token cannot leak. They are written to stdout's buffer without going
 through `logging` (which flushes every record, a system call per request) and flushed a moment
-later, so that a burst of requests costs one write. Journal entries are built from what the app
-noted in the request's state while answering (see `fast_path.py`), once the answer is sent; the journal keeps
-them without making the request wait (a Redis journal writes them in the background).
+later, so that a burst of requests costs one write. The journal is handed a `Recording` of what the
+app noted in the request's state while answering (see `fast_path.py`), once the answer is sent; it keeps
+it without making the request wait (the memory journal makes its entry when read, a Redis journal
+writes it in the background).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .ids import IdGenerator, now_ms
-from .journal import Entry, JournalStore, blank_text, caller_fingerprint, read_headers
+from .journal import JournalStore, Recording, blank_text, read_headers
 from .verdicts import Judge
 
 # `--log-level info` (the default) turns the access log on; `warning` and above turn it off.
@@ -61,11 +62,10 @@ class RequestLog:
         """Log and journal a request answered with `status`, from what was noted in `state` while answering it."""
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         path: str = scope["path"]
-        # A token can land anywhere a client puts it, the path included (arguments swapped). No task
-        # or route has a token's name, so only a refused request's path can hold one.
-        journaled = self.journal is not None and not path.startswith(self.unjournaled)
-        secrets, headers = read_headers(scope["headers"]) if journaled or status >= 400 else ((), {})
         if logger.isEnabledFor(logging.INFO):
+            # A token can land anywhere a client puts it, the path included (arguments swapped). No task
+            # or route has a token's name, so only a refused request's path can hold one.
+            secrets = read_headers(scope["headers"])[0] if status >= 400 else ()
             record = {
                 "request_id": state["request_id"],
                 "method": scope["method"],
@@ -75,49 +75,12 @@ class RequestLog:
                 "ms": elapsed_ms,
             }
             self._write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-        if journaled and self.journal is not None:
-            self._journal(self.journal, scope, state, secrets, headers, status, arrived, elapsed_ms)
-
-    def _journal(
-        self,
-        journal: JournalStore,
-        scope: Scope,
-        state: dict[str, Any],
-        secrets: tuple[str, ...],
-        headers: dict[str, str],
-        status: int,
-        arrived: int,
-        elapsed_ms: float,
-    ) -> None:
-        # A body refused before it was read (the mock) or streamed on past the limit (a proxy) is
-        # longer than what was kept of it: `body_bytes` then says how long.
-        body: bytes = state.get("body") or b""
-        body_bytes: int = state.get("body_bytes", len(body))
-        operation = state.get("operation")
-        owner = state.get("owner")
-        dropped = state.get("dropped", False)
-        entry = Entry(
-            seq=0,
-            request_id=state["request_id"],
-            at=arrived,
-            duration_ms=elapsed_ms,
-            method=scope["method"],
-            path=scope["path"],
-            query=scope["query_string"].decode("latin-1"),
-            operation_id=operation.operation_id if operation else None,
-            caller=caller_fingerprint(owner) if owner else None,
-            headers=headers,
-            body=body,
-            body_bytes=body_bytes,
-            body_truncated=len(body) < body_bytes,
-            status=status,
-            code=None if dropped else state.get("business_code"),
-            message=None if dropped else state.get("message"),
-            refusal=state.get("refusal"),
-            scenarios=state.get("scenarios", ()),
-            upstream=state.get("upstream"),
-        )
-        journal.record(entry, secrets, self.judge, operation.min_poll_interval_ms if operation else None)
+        if self.journal is not None and not path.startswith(self.unjournaled):
+            recording = Recording(
+                scope["method"], path, scope["query_string"], scope["headers"], state, status, arrived, elapsed_ms
+            )
+            operation = state.get("operation")
+            self.journal.record(recording, self.judge, operation.min_poll_interval_ms if operation else None)
 
     def _write(self, line: bytes) -> None:
         self.sink.write(line)

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 import mock_server.journal_redis as journal_redis
-from mock_server.errors import Finding
-from mock_server.journal import Entry, JournalStore, caller_fingerprint
+from mock_server.journal import Entry, JournalStore, Recording, caller_fingerprint
 from mock_server.journal_redis import RedisJournal
 from mock_server.redis_backend import RedisBackend
 from mock_server.spec import load_spec
@@ -26,13 +25,11 @@ from mock_server.storage import open_journal
 from mock_server.store import MemoryTaskStore, StoreUnavailable
 from mock_server.store_redis import RedisTaskStore
 from mock_server.verdicts import Judge
+from tests.mock_server.recordings import AT, OWNER, TOKEN, recorded, recorded_poll
 from tests.redis_server import RedisServer, run_and_close
 from tests.support import CREATE_PATH
 
-TOKEN = "sk-journal-redis-secret-7e2b"
-CALLER = caller_fingerprint("0" * 64)
 POLL_INTERVAL_MS = 1000
-AT = 1_795_000_000_000
 
 
 @cache
@@ -40,43 +37,14 @@ def _judge() -> Judge:
     return Judge(load_spec())
 
 
-def _entry(
-    path: str = CREATE_PATH,
-    method: str = "POST",
-    operation_id: str | None = "createIdentifyFaceTask",
-    body: bytes = b'{"input": {"video_id": "v1", "mode": "text2video"}}',
-    at: int = AT,
-    caller: str | None = CALLER,
-    query: str = "",
-) -> Entry:
-    return Entry(
-        seq=0,
-        request_id=f"request-{at}-{path[-6:]}",
-        at=at,
-        duration_ms=1.25,
-        method=method,
-        path=path,
-        query=query,
-        operation_id=operation_id,
-        caller=caller,
-        headers={"authorization": "Bearer <redacted>", "content-type": "application/json"},
-        body=body,
-        body_bytes=len(body),
-        status=400,
-        code=1201,
-        message="input.text: required when mode is text2video",
-        refusal=Finding("required", "input.text", "input.text: required when mode is text2video"),
-        scenarios=("slow",),
-    )
+def _entry(recording: Recording) -> Entry:
+    """The entry `recording` makes, before any journal keeps it."""
+    return recording.entry()[0]
 
 
-def _poll(task_id: str, at: int, caller: str | None = CALLER) -> Entry:
-    return _entry(f"{CREATE_PATH}/{task_id}", "GET", "getIdentifyFaceTask", b"", at, caller)
-
-
-def _record(journal: JournalStore, entry: Entry, secrets: tuple[str, ...] = ()) -> None:
-    poll = POLL_INTERVAL_MS if entry.operation_id == "getIdentifyFaceTask" else None
-    journal.record(entry, secrets, _judge(), poll)
+def _record(journal: JournalStore, recording: Recording) -> None:
+    interval = POLL_INTERVAL_MS if recording.state["operation"].operation_id == "getIdentifyFaceTask" else None
+    journal.record(recording, _judge(), interval)
 
 
 def _run(test: Callable[[], Awaitable[None]], *journals: RedisJournal) -> None:
@@ -86,12 +54,16 @@ def _run(test: Callable[[], Awaitable[None]], *journals: RedisJournal) -> None:
 
 def test_an_entry_round_trips_with_everything_it_holds(backend_for: Callable[..., RedisBackend]) -> None:
     journal = RedisJournal(backend_for(), capacity=10)
-    sent = _entry(body=b'{"input": {"mode": "text2video", "text": "\xff\xfe\n\x00 caf\xc3\xa9"}}', query="a=1&b=%20")
+    recording = recorded(
+        body=b'{"input": {"mode": "text2video", "text": "\xff\xfe\n\x00 caf\xc3\xa9"}}', query="a=1&b=%20"
+    )
+    sent = _entry(recording)
 
     async def test() -> None:
-        _record(journal, sent)
+        _record(journal, recording)
         (kept,) = (await journal.snapshot()).entries
         assert kept.seq == 1
+        assert kept.caller == caller_fingerprint(OWNER)
         # The body's bytes as sent, not valid UTF-8, newlines and all.
         assert kept.body == sent.body
         for name in ("request_id", "at", "duration_ms", "method", "path", "query", "operation_id", "caller"):
@@ -100,7 +72,7 @@ def test_an_entry_round_trips_with_everything_it_holds(backend_for: Callable[...
             assert getattr(kept, name) == getattr(sent, name), name
         assert kept.since_last_poll_ms is None
         assert kept.to_json() | {"verdict": None} == sent.to_json() | {"seq": 1}
-        assert _judge().verdict(kept) == _judge().verdict(_entry(body=sent.body, query=sent.query))
+        assert _judge().verdict(kept) == _judge().verdict(_entry(recorded(body=sent.body, query=sent.query)))
 
     _run(test, journal)
 
@@ -110,7 +82,7 @@ def test_a_verdict_judged_before_keeping_is_kept_with_the_entry(backend_for: Cal
     journal = RedisJournal(backend_for(), capacity=10)
     audio = b"A" * 100_000 + b"!!"
     body = b'{"input": {"video_url": "https://e.com/v.mp4", "mode": "audio2video", "audio_type": "file", '
-    sent = _entry(body=body + b'"audio_file": "' + audio + b'"}}')
+    sent = recorded(body=body + b'"audio_file": "' + audio + b'"}}')
 
     async def test() -> None:
         _record(journal, sent)
@@ -127,7 +99,7 @@ def test_two_processes_write_one_journal_in_one_seq_order(backend_for: Callable[
 
     async def test() -> None:
         for i in range(10):
-            _record((first, second)[i % 2], _entry(path=f"{CREATE_PATH}-{i:02d}"))
+            _record((first, second)[i % 2], recorded(path=f"{CREATE_PATH}-{i:02d}"))
             await (first, second)[i % 2].flush()
         seen = [await journal.snapshot() for journal in (first, second)]
         for snapshot in seen:
@@ -143,7 +115,7 @@ def test_the_bound_keeps_the_newest_and_counts_what_it_dropped(backend_for: Call
 
     async def test() -> None:
         for i in range(5):
-            _record(journal, _entry(at=AT + i))
+            _record(journal, recorded(at=AT + i))
         snapshot = await journal.snapshot()
         assert [entry.at - AT for entry in snapshot.entries] == [2, 3, 4]
         assert [entry.seq for entry in snapshot.entries] == [3, 4, 5]
@@ -156,13 +128,13 @@ def test_a_clear_empties_it_and_seq_keeps_counting(backend_for: Callable[..., Re
     first, second = RedisJournal(backend_for(), capacity=10), RedisJournal(backend_for(), capacity=10)
 
     async def test() -> None:
-        _record(first, _entry())
-        _record(first, _poll("task-a", AT))
+        _record(first, recorded())
+        _record(first, recorded_poll("task-a", AT))
         await first.flush()
         await second.clear()  # another process's clear
         snapshot = await first.snapshot()
         assert (len(snapshot.entries), snapshot.recorded, snapshot.dropped) == (0, 0, 0)
-        _record(first, _poll("task-a", AT + 10))
+        _record(first, recorded_poll("task-a", AT + 10))
         await first.flush()
         (entry,) = (await second.snapshot()).entries
         assert entry.seq == 3
@@ -174,17 +146,16 @@ def test_a_clear_empties_it_and_seq_keeps_counting(backend_for: Callable[..., Re
 
 def test_polls_are_timed_across_processes_per_caller_and_task(backend_for: Callable[..., RedisBackend]) -> None:
     first, second = RedisJournal(backend_for(), capacity=100), RedisJournal(backend_for(), capacity=100)
-    other = caller_fingerprint("1" * 64)
 
     async def test() -> None:
-        _record(first, _poll("task-a", AT))
+        _record(first, recorded_poll("task-a", AT))
         await first.flush()
-        _record(second, _poll("task-a", AT + 300))  # the same caller and task, through the other process
-        _record(second, _poll("task-b", AT + 310))  # another task
-        _record(second, _poll("task-a", AT + 320, caller=other))  # another caller
-        _record(second, _entry(at=AT + 330))  # not a poll
+        _record(second, recorded_poll("task-a", AT + 300))  # the same caller and task, through the other process
+        _record(second, recorded_poll("task-b", AT + 310))  # another task
+        _record(second, recorded_poll("task-a", AT + 320, owner="1" * 64))  # another caller
+        _record(second, recorded(at=AT + 330))  # not a poll
         await second.flush()
-        _record(first, _poll("task-a", AT + 200))  # arrived before the last one kept, written after it
+        _record(first, recorded_poll("task-a", AT + 200))  # arrived before the last one kept, written after it
         entries = (await first.snapshot()).entries
         assert [entry.since_last_poll_ms for entry in entries] == [None, 300, None, None, None, 100]
         too_fast = [any(w.rule == "polling-too-fast" for w in _judge().verdict(entry).warnings) for entry in entries]
@@ -199,9 +170,9 @@ def test_no_secret_reaches_redis(backend_for: Callable[..., RedisBackend], redis
     journal = RedisJournal(backend, capacity=10)
 
     async def test() -> None:
-        _record(journal, _poll(TOKEN, AT), (TOKEN,))
-        _record(journal, _poll(TOKEN, AT + 5), (TOKEN,))
-        _record(journal, _entry(body=b'{"t": "' + TOKEN.encode() + b'"}', query=f"key={TOKEN}"), (TOKEN,))
+        _record(journal, recorded_poll(TOKEN, AT))
+        _record(journal, recorded_poll(TOKEN, AT + 5))
+        _record(journal, recorded(body=b'{"t": "' + TOKEN.encode() + b'"}', query=f"key={TOKEN}"))
         entries = (await journal.snapshot()).entries
         assert [entry.path for entry in entries[:2]] == [f"{CREATE_PATH}/<redacted>"] * 2
         # Judged before blanking, the second poll's verdict kept its timing.
@@ -228,11 +199,11 @@ def test_while_redis_is_away_entries_are_lost_and_counted_never_raised(
     journal = RedisJournal(RedisBackend(gone.url), capacity=10)
 
     async def test() -> None:
-        _record(journal, _entry())
+        _record(journal, recorded())
         await journal.flush()
         gone.stop()
         for i in range(3):
-            _record(journal, _poll("task-a", AT + i))
+            _record(journal, recorded_poll("task-a", AT + i))
         await journal.flush()
         with pytest.raises(StoreUnavailable):
             await journal.snapshot()
@@ -242,7 +213,7 @@ def test_while_redis_is_away_entries_are_lost_and_counted_never_raised(
         snapshot = await journal.snapshot()
         # The lost ones are counted once Redis is back, with nothing else to write.
         assert (snapshot.entries, snapshot.recorded, snapshot.lost) == ([], 0, 3)
-        _record(journal, _entry())
+        _record(journal, recorded())
         assert [entry.seq for entry in (await journal.snapshot()).entries] == [1]
 
     try:
@@ -259,7 +230,7 @@ def test_past_the_queue_s_bound_entries_are_lost_and_counted(
 
     async def test() -> None:
         for i in range(10):  # no await between them: nothing is written meanwhile
-            _record(journal, _entry(at=AT + i))
+            _record(journal, recorded(at=AT + i))
         snapshot = await journal.snapshot()
         assert [entry.at - AT for entry in snapshot.entries] == [0, 1, 2, 3]
         assert (snapshot.recorded, snapshot.lost) == (4, 6)
@@ -271,11 +242,11 @@ def test_each_entry_is_parsed_and_judged_once_per_process(backend_for: Callable[
     journal = RedisJournal(backend_for(), capacity=2)
 
     async def test() -> None:
-        _record(journal, _entry(at=AT))
-        _record(journal, _entry(at=AT + 1))
+        _record(journal, recorded(at=AT))
+        _record(journal, recorded(at=AT + 1))
         before = (await journal.snapshot()).entries
         verdict = _judge().verdict(before[1])
-        _record(journal, _entry(at=AT + 2))
+        _record(journal, recorded(at=AT + 2))
         after = (await journal.snapshot()).entries
         assert after[0] is before[1]
         assert after[0].verdict is verdict

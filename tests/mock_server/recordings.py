@@ -1,0 +1,41 @@
+"""Requests as the mock records them (`journal.Recording`), for the journals' unit tests."""
+
+from __future__ import annotations
+
+from mock_server.errors import Finding
+from mock_server.journal import Recording
+from mock_server.spec import load_spec
+from tests.support import CREATE_PATH
+
+TOKEN = "sk-journal-secret-7e2b"
+OWNER = "0" * 64
+AT = 1_795_000_000_000
+
+
+def recorded(
+    path: str = CREATE_PATH,
+    method: str = "POST",
+    operation_id: str = "createIdentifyFaceTask",
+    body: bytes = b'{"input": {"video_id": "v1", "mode": "text2video"}}',
+    at: int = AT,
+    owner: str = OWNER,
+    query: str = "",
+) -> Recording:
+    """A refused request as the mock records it, its token in its Authorization header."""
+    (operation,) = [operation for operation in load_spec().operations if operation.operation_id == operation_id]
+    headers = [(b"authorization", f"Bearer {TOKEN}".encode()), (b"content-type", b"application/json")]
+    state = {
+        "request_id": f"request-{at}-{path[-6:]}",
+        "operation": operation,
+        "owner": owner,
+        "body": body,
+        "business_code": 1201,
+        "message": "input.text: required when mode is text2video",
+        "refusal": Finding("required", "input.text", "input.text: required when mode is text2video"),
+        "scenarios": ("slow",),
+    }
+    return Recording(method, path, query.encode(), headers, state, 400, at, 1.25)
+
+
+def recorded_poll(task_id: str, at: int, owner: str = OWNER) -> Recording:
+    return recorded(f"{CREATE_PATH}/{task_id}", "GET", "getIdentifyFaceTask", b"", at, owner)
