@@ -382,7 +382,7 @@ class JournalStore(Protocol):
 
 @dataclass(eq=False, slots=True)
 class _Unmade:
-    """A recording the memory journal holds until it is read, with what recording it worked out."""
+    """A recording the memory journal holds until it is read, with the number and poll timing it got when recorded."""
 
     recording: Recording
     seq: int
