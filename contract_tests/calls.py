@@ -17,7 +17,6 @@ create_path = target.create.path
 examples = target.request_examples
 primary = examples[target.primary_example]
 JSON = {"Content-Type": "application/json"}
-_ids = rules.IdRegistry()
 
 
 def send(
@@ -27,7 +26,7 @@ def send(
         response = http.request(method, target.url(path), timeout=30, **kwargs)
     body = rules.envelope_of(response, target.spec.status_by_code)
     created = response.status_code == 200 and method == "POST" and target.documented
-    _ids.fresh(body, created_task=created)
+    rules.ANSWERED_IDS.fresh(body, created_task=created)
     return response.status_code, body
 
 

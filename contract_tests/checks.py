@@ -14,7 +14,6 @@ from mock_server.spec import business_code_table
 from . import rules
 from .target import CREATE_OPERATION
 
-_ids = rules.IdRegistry()
 _history = rules.TaskHistory()
 _tables: dict[int, dict[int, int]] = {}
 
@@ -53,7 +52,7 @@ def kling_fresh_ids(ctx: Any, response: schemathesis.Response, case: schemathesi
     if body is None:
         return True  # skipped: kling_envelope reports it
     created = response.status_code == 200 and case.operation.definition.raw.get("operationId") == CREATE_OPERATION
-    _ids.fresh(body, created_task=created)
+    rules.ANSWERED_IDS.fresh(body, created_task=created)
     return None
 
 

@@ -70,6 +70,10 @@ class IdRegistry:
             self._task_ids.add(task_id)
 
 
+# One for the whole run: an id the hand-written tests saw must not come back in a schemathesis case either.
+ANSWERED_IDS = IdRegistry()
+
+
 def _assert_id(name: str, value: Any) -> str:
     assert isinstance(value, str) and ID_PATTERN.fullmatch(value), (
         f"{name} must be 22 characters from A-Z a-z 0-9 _ -, got {value!r}"
