@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import httpx
@@ -12,6 +13,17 @@ from mock_server.process import MockProcess
 from .support import CREATE_PATH, TOKEN
 
 __all__ = ["CREATE_PATH", "TOKEN"]
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that runs `kling-mock serve` in process (to see it refuse) points logging at the stderr pytest
+    captured for that test; later tests' log records would go to that closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
