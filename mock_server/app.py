@@ -20,7 +20,7 @@ from .admin import PREFIX as ADMIN_PREFIX
 from .admin import Admin, http_error
 from .auth import BearerAuth
 from .callbacks import CallbackSender
-from .errors import KlingError
+from .errors import BusinessCode, KlingError
 from .fast_path import KlingApp, internal_error, method_not_allowed, not_found, unavailable
 from .handlers import HANDLERS
 from .ids import IdGenerator
@@ -31,7 +31,7 @@ from .responses import AnswerResponse, JSONResponse
 from .scenarios import ScenarioBook
 from .service import TaskService
 from .spec import DEFAULT_SPEC_PATH, load_spec
-from .storage import open_journal, open_rate_limits, open_scenario_list, open_store
+from .storage import open_journal, open_rate_limits, open_scenario_list, open_store, shared_backend
 from .store import DEFAULT_KEY_PREFIX, DEFAULT_MAX_TASKS, StoreUnavailable, TaskStore
 from .verdicts import Judge
 
@@ -85,6 +85,8 @@ def create_app(settings: Settings | None = None) -> KlingApp:
             settings.state_path, settings.max_tasks, lifecycle, settings.redis_url, settings.redis_prefix
         )
     service = TaskService(store, ids, lifecycle, callbacks)
+    # The Redis the tasks are in, if they are: `/healthz` is ok only while it answers.
+    backend = shared_backend(store)
     # Only the admin API reads the journal: without it, recording would be work for nobody.
     journal = open_journal(store, settings.journal_size) if settings.admin and settings.journal_size else None
     judge = Judge(spec)
@@ -127,6 +129,18 @@ def create_app(settings: Settings | None = None) -> KlingApp:
         return refuse(request, internal_error())
 
     async def healthz(request: Request) -> Response:
+        """A load balancer's check: with the tasks in Redis, not ok while every Kling request would get 503/5001.
+
+        The memory and SQLite stores cannot go away, so they are not asked.
+        """
+        if backend is not None:
+            try:
+                await backend.ping()
+            except StoreUnavailable as exc:
+                down = KlingError(
+                    BusinessCode.SERVICE_UNAVAILABLE, f"store unavailable: {exc}", rule="store-unavailable"
+                )
+                return refuse(request, down)
         return JSONResponse({"status": "ok"})
 
     async def openapi_yaml(request: Request) -> Response:

@@ -26,10 +26,11 @@ is printed to a terminal, characters XML cannot hold when it is written as JUnit
         "with_warnings": int,          # ... with at least one warning (errors or not)
         "recorded": int,               # requests the mock recorded since its journal was last cleared
         "dropped": int,                # of those, pushed out by the journal's bound: not judged
+        "lost": int,                   # requests answered but never journaled (its Redis away): not judged
         "capacity": int,               # the journal's bound (`--journal-size`)
         "not_returned": int            # entries the admin API counted but did not return: not judged
       },
-      "notes": [str],                  # what the numbers mean for the verdict, e.g. the dropped requests
+      "notes": [str],                  # what the numbers mean for the verdict, e.g. the dropped or lost requests
       "rules": [                       # the client's: errors first, then warnings; most requests first, then by name
         {
           "severity": "error" | "warning",
@@ -168,6 +169,8 @@ class Totals:
     with_warnings: int
     recorded: int
     dropped: int
+    # Answered but never journaled (`JournalPage.lost`: the journal's Redis was away): not judged, not in `recorded`.
+    lost: int
     capacity: int
     not_returned: int
 
@@ -223,6 +226,12 @@ class Report:
                 f"the oldest {_count(totals.dropped, 'request')} were pushed out of the journal "
                 f"(it holds {totals.capacity}) and are not judged: start the mock with a larger --journal-size, "
                 "or verify more often"
+            )
+        if totals.lost > 0:
+            notes.append(
+                f"{_count(totals.lost, 'request')} answered by the mock never reached the journal (its Redis was "
+                f"unavailable or could not keep up) and {'is' if totals.lost == 1 else 'are'} not judged: the verdict "
+                "cannot speak for them"
             )
         if totals.not_returned > 0:
             notes.append(
@@ -327,6 +336,7 @@ def build_report(page: Mapping[str, Any], redact: Iterable[str] = ()) -> Report:
         with_warnings=client.with_warnings,
         recorded=_int(page.get("recorded")) or judged,
         dropped=max(0, _int(page.get("dropped")) or 0),
+        lost=max(0, _int(page.get("lost")) or 0),
         capacity=_int(page.get("capacity")) or 0,
         not_returned=max(0, total - judged) if total is not None else 0,
     )
@@ -502,6 +512,8 @@ def summary_line(report: Report, fail_on_warnings: bool = False) -> str:
         line += f"; {upstream.unanswered} unanswered by the upstream"
     if totals.dropped > 0:
         line += f"; {totals.dropped} older not judged (dropped from the journal)"
+    if totals.lost > 0:
+        line += f"; {totals.lost} not judged (lost: answered but never journaled)"
     return f"{SUITE_NAME}: {line}"
 
 
@@ -610,6 +622,7 @@ def to_json(report: Report, fail_on_warnings: bool = False) -> str:
             "with_warnings": report.totals.with_warnings,
             "recorded": report.totals.recorded,
             "dropped": report.totals.dropped,
+            "lost": report.totals.lost,
             "capacity": report.totals.capacity,
             "not_returned": report.totals.not_returned,
         },

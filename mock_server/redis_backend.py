@@ -109,5 +109,12 @@ class RedisBackend:
             logger.warning("the task store at %s is back", self.shown)
         return result
 
+    async def ping(self) -> None:
+        """One PING through the pool, for `/healthz`: `StoreUnavailable` as any call, within the same timeouts.
+
+        Through `call`, so an outage found by a health check is logged once, and its end too, like any other.
+        """
+        await self.call(self.client.ping())
+
     async def aclose(self) -> None:
         await self.client.aclose()

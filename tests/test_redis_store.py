@@ -5,9 +5,9 @@ a task created through one mock is read, listed and advanced through another; ow
 limits hold across them; with `--admin`, so do the journal (one `seq` order, polls timed across
 mocks, `kling-mock verify` judging every worker's requests) and the scenarios (added through one,
 played by the other, `times` counted across them). A Redis that goes away gets 503/5001 answers on
-Kling's paths and 503 on the admin API, not crashes, and service resumes when it is back. Waiting is
-done by bounded polling, never by timing assertions: an entry reaches the shared journal a moment
-after its answer, so a journal read through another mock may have to wait for it.
+Kling's paths and on `/healthz` (a load balancer's check), 503 on the admin API, not crashes, and service
+resumes when it is back. Waiting is done by bounded polling, never by timing assertions: an entry reaches
+the shared journal a moment after its answer, so a journal read through another mock may have to wait for it.
 """
 
 from __future__ import annotations
@@ -81,6 +81,27 @@ def _assert_unavailable(answer: httpx.Response) -> None:
     assert "data" not in body
 
 
+def _assert_unhealthy(answer: httpx.Response) -> None:
+    """`/healthz` while Redis is away: Kling's envelope, 503/5001, saying what is wrong."""
+    assert answer.status_code == 503, answer.text
+    body = answer.json()
+    assert body["code"] == 5001
+    assert body["message"] == f"store unavailable: {_UNREACHABLE}"
+    assert isinstance(body["request_id"], str) and body["request_id"]
+    assert "data" not in body
+
+
+def _healthy_again(mock: MockProcess) -> httpx.Response:
+    """`/healthz` once it is ok again (or the last answer, after a bounded number of polls)."""
+    for _ in range(_MAX_POLLS):
+        answer = _call(mock, ALICE, "GET", "/healthz")
+        if answer.status_code != 503:
+            break
+        _assert_unhealthy(answer)
+        time.sleep(0.05)
+    return answer
+
+
 def _assert_no_traceback(*mocks: MockProcess) -> None:
     for mock in mocks:
         assert not any("Traceback" in line for line in mock.stderr_lines), "".join(mock.stderr_lines)
@@ -145,12 +166,14 @@ def test_a_redis_outage_is_answered_5001_and_service_resumes_when_it_is_back(red
             # What needs no store still answers as usual.
             invalid = _call(mock, ALICE, "POST", CREATE_PATH, json={"input": {"mode": "text2video"}})
             assert invalid.status_code == 400 and invalid.json()["code"] == 1201
-            assert _call(mock, ALICE, "GET", "/healthz").status_code == 200
+            _assert_unhealthy(_call(mock, ALICE, "GET", "/healthz"))
         assert first.running and second.running
         assert any("unavailable" in line for line in first.stderr_lines)
 
         redis_server.start()  # on the same port, and empty: it saved nothing
         for mock in (first, second):
+            healthy = _healthy_again(mock)
+            assert (healthy.status_code, healthy.json()) == (200, {"status": "ok"})
             for _ in range(_MAX_POLLS):
                 answer = _call(mock, ALICE, "POST", CREATE_PATH, json=SEED_EXAMPLE)
                 if answer.status_code != 503:
@@ -160,6 +183,39 @@ def test_a_redis_outage_is_answered_5001_and_service_resumes_when_it_is_back(red
         resumed = _create(second, ALICE)["task_id"]
         assert _query(first, ALICE, resumed).json()["data"]["task_status"] == "processing"
     _assert_no_traceback(first, second)
+
+
+def test_healthz_follows_redis_down_and_up_again_on_every_worker(redis_server: RedisServer) -> None:
+    """A load balancer's check sees what Kling's callers see: 503/5001 while Redis is away, ok once it is back.
+
+    With two workers, each on a connection of its own, every answer comes from either: all of them must agree.
+    """
+    with _mock(redis_server, "--workers", "2") as mock:
+        for _ in range(4):
+            answer = _call(mock, ALICE, "GET", "/healthz")
+            assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
+
+        for outage in range(2):  # and again: going down is noticed each time, not only the first
+            redis_server.stop()
+            for _ in range(4):
+                _assert_unhealthy(_call(mock, ALICE, "GET", "/healthz"))
+            _assert_unavailable(_call(mock, ALICE, "POST", CREATE_PATH, json=SEED_EXAMPLE))
+            assert mock.running, outage
+
+            redis_server.start()
+            assert _healthy_again(mock).status_code == 200, outage
+            for _ in range(4):  # whichever worker answers: each finds Redis again at its first ping
+                answer = _call(mock, ALICE, "GET", "/healthz")
+                assert (answer.status_code, answer.json()) == (200, {"status": "ok"}), outage
+            _create(mock, ALICE)
+        # /healthz is the kit's, not Kling's: no auth needed, even while Redis is away.
+        redis_server.stop()
+        with httpx.Client(base_url=mock.base_url, timeout=30) as anonymous:
+            _assert_unhealthy(anonymous.get("/healthz", headers={"Connection": "close"}))
+        redis_server.start()
+    assert any("unavailable" in line for line in mock.stderr_lines)
+    assert any("is back" in line for line in mock.stderr_lines)
+    _assert_no_traceback(mock)
 
 
 def _workers_of(pid: int) -> list[int]:

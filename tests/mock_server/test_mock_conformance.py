@@ -37,6 +37,7 @@ def test_totals_count_requests() -> None:
     totals = build_report(mixed_page()).totals
     assert (totals.judged, totals.clean, totals.with_errors, totals.with_warnings) == (5, 1, 3, 2)
     assert (totals.recorded, totals.dropped, totals.capacity, totals.not_returned) == (5, 0, 1000, 0)
+    assert totals.lost == 0  # a page without `lost` (an older mock's) lost nothing it knows of
 
 
 def test_findings_are_grouped_by_severity_and_rule_errors_first_most_requests_first() -> None:
@@ -150,6 +151,46 @@ def test_no_dropped_notice_when_none_were_dropped() -> None:
     assert "pushed out" not in to_text(build_report(mixed_page()))
 
 
+def test_lost_requests_are_said_not_judged_without_failing_the_report() -> None:
+    """Answered but never journaled (the journal's Redis away): a clean report must not read as all of them clean."""
+    report = build_report({**page(entry(1)), "lost": 3})
+    assert report.totals.lost == 3
+    assert not report.failed(fail_on_warnings=True)  # as dropped ones: said, not held against the client
+    note = (
+        "3 requests answered by the mock never reached the journal (its Redis was unavailable or could not keep up) "
+        "and are not judged"
+    )
+    text = to_text(report)
+    assert text.splitlines()[0].endswith("; 3 not judged (lost: answered but never journaled)")
+    assert text.splitlines()[0].startswith("kling-mock conformance: clean: 1 request")
+    assert note in text
+    document = json.loads(to_json(report))
+    assert document["passed"] is True
+    assert document["totals"]["lost"] == 3
+    assert any(note in text for text in document["notes"])
+    assert "3 not judged (lost" in document["summary"]
+    suite = junit(report, fail_on_warnings=False)
+    assert suite.get("failures") == "0"
+    lost = suite.find("properties/property[@name='lost']")
+    assert lost is not None and lost.get("value") == "3"
+    assert note in to_junit(report, fail_on_warnings=False)
+
+
+def test_one_lost_request_is_said_in_the_singular() -> None:
+    text = to_text(build_report({**page(entry(1)), "lost": 1}))
+    assert "1 request answered by the mock never reached the journal" in text
+    assert "and is not judged" in text
+
+
+@pytest.mark.parametrize("lost", [0, -2, "3", True, None])
+def test_no_lost_notice_unless_some_were_lost(lost: object) -> None:
+    """Zero, or a value that is no count (an odd page), says nothing: the report only states what it knows."""
+    report = build_report({**mixed_page(), "lost": lost})
+    assert report.totals.lost == 0
+    assert "never reached the journal" not in to_text(report)
+    assert "lost" not in to_text(report).splitlines()[0]
+
+
 def test_entries_the_admin_api_did_not_return_are_counted() -> None:
     report = build_report(page(entry(1), total=3))
     assert report.totals.not_returned == 2
@@ -177,6 +218,7 @@ def test_json_report_structure() -> None:
         "with_warnings": 2,
         "recorded": 5,
         "dropped": 0,
+        "lost": 0,
         "capacity": 1000,
         "not_returned": 0,
     }

@@ -182,6 +182,23 @@ def test_dropped_requests_are_reported(fake: FakeAdmin, capsys: pytest.CaptureFi
     assert "the oldest 7 requests were pushed out of the journal" in out
 
 
+def test_lost_requests_are_reported_without_failing_the_run(
+    fake: FakeAdmin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The journal's Redis was away for some requests: the run still passes, and says those were not judged."""
+    fake.journal = {**page(entry(1)), "lost": 2}
+    status, out, _ = verify(capsys, fake.base_url)
+    assert status == 0
+    assert "; 2 not judged (lost: answered but never journaled)" in out.splitlines()[0]
+    assert "note: 2 requests answered by the mock never reached the journal" in out
+
+    status, out, _ = verify(capsys, fake.base_url, output_format="json")
+    assert status == 0
+    report = json.loads(out)
+    assert report["totals"]["lost"] == 2
+    assert any("never reached the journal" in note for note in report["notes"])
+
+
 def test_admin_api_off_exits_2_with_the_hint(fake: FakeAdmin, capsys: pytest.CaptureFixture[str]) -> None:
     fake.enabled = False
     status, out, err = verify(capsys, fake.base_url)
