@@ -20,7 +20,7 @@ from .admin import PREFIX as ADMIN_PREFIX
 from .admin import Admin, http_error
 from .auth import BearerAuth
 from .callbacks import CallbackSender
-from .errors import BusinessCode, KlingError
+from .errors import KlingError
 from .fast_path import KlingApp, internal_error, method_not_allowed, not_found, unavailable
 from .handlers import HANDLERS
 from .ids import IdGenerator
@@ -137,10 +137,7 @@ def create_app(settings: Settings | None = None) -> KlingApp:
             try:
                 await backend.ping()
             except StoreUnavailable as exc:
-                down = KlingError(
-                    BusinessCode.SERVICE_UNAVAILABLE, f"store unavailable: {exc}", rule="store-unavailable"
-                )
-                return refuse(request, down)
+                return refuse(request, unavailable(exc))
         return JSONResponse({"status": "ok"})
 
     async def openapi_yaml(request: Request) -> Response:

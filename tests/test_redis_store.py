@@ -73,20 +73,11 @@ def _listed(mock: MockProcess, token: str) -> list[str]:
 
 
 def _assert_unavailable(answer: httpx.Response) -> None:
+    """While Redis is away: Kling's envelope, 503/5001, saying what is wrong (`/healthz` too)."""
     assert answer.status_code == 503, answer.text
     body = answer.json()
     assert body["code"] == 5001
     assert body["message"] == f"service temporarily unavailable: {_UNREACHABLE}"
-    assert isinstance(body["request_id"], str) and body["request_id"]
-    assert "data" not in body
-
-
-def _assert_unhealthy(answer: httpx.Response) -> None:
-    """`/healthz` while Redis is away: Kling's envelope, 503/5001, saying what is wrong."""
-    assert answer.status_code == 503, answer.text
-    body = answer.json()
-    assert body["code"] == 5001
-    assert body["message"] == f"store unavailable: {_UNREACHABLE}"
     assert isinstance(body["request_id"], str) and body["request_id"]
     assert "data" not in body
 
@@ -97,7 +88,7 @@ def _healthy_again(mock: MockProcess) -> httpx.Response:
         answer = _call(mock, ALICE, "GET", "/healthz")
         if answer.status_code != 503:
             break
-        _assert_unhealthy(answer)
+        _assert_unavailable(answer)
         time.sleep(0.05)
     return answer
 
@@ -166,7 +157,7 @@ def test_a_redis_outage_is_answered_5001_and_service_resumes_when_it_is_back(red
             # What needs no store still answers as usual.
             invalid = _call(mock, ALICE, "POST", CREATE_PATH, json={"input": {"mode": "text2video"}})
             assert invalid.status_code == 400 and invalid.json()["code"] == 1201
-            _assert_unhealthy(_call(mock, ALICE, "GET", "/healthz"))
+            _assert_unavailable(_call(mock, ALICE, "GET", "/healthz"))
         assert first.running and second.running
         assert any("unavailable" in line for line in first.stderr_lines)
 
@@ -198,7 +189,7 @@ def test_healthz_follows_redis_down_and_up_again_on_every_worker(redis_server: R
         for outage in range(2):  # and again: going down is noticed each time, not only the first
             redis_server.stop()
             for _ in range(4):
-                _assert_unhealthy(_call(mock, ALICE, "GET", "/healthz"))
+                _assert_unavailable(_call(mock, ALICE, "GET", "/healthz"))
             _assert_unavailable(_call(mock, ALICE, "POST", CREATE_PATH, json=SEED_EXAMPLE))
             assert mock.running, outage
 
@@ -211,7 +202,7 @@ def test_healthz_follows_redis_down_and_up_again_on_every_worker(redis_server: R
         # /healthz is the kit's, not Kling's: no auth needed, even while Redis is away.
         redis_server.stop()
         with httpx.Client(base_url=mock.base_url, timeout=30) as anonymous:
-            _assert_unhealthy(anonymous.get("/healthz", headers={"Connection": "close"}))
+            _assert_unavailable(anonymous.get("/healthz", headers={"Connection": "close"}))
         redis_server.start()
     assert any("unavailable" in line for line in mock.stderr_lines)
     assert any("is back" in line for line in mock.stderr_lines)
