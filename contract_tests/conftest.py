@@ -15,7 +15,7 @@ from mock_server.spec import DEFAULT_SPEC_PATH
 from . import target
 from .budget import BillableBudget
 from .credentials import Credentials, CredentialsMissing
-from .politeness import Throttle
+from .politeness import suite_throttle
 from .report import DriftReport
 from .transport import SuiteSession
 
@@ -78,7 +78,7 @@ def pytest_configure(config: pytest.Config) -> None:
         budget=BillableBudget(
             config.getoption("--contract-max-billable"), spent=config.getoption("--contract-billable-spent")
         ),
-        throttle=Throttle(config.getoption("--contract-rps")),
+        throttle=suite_throttle(config.pluginmanager.get_plugins(), config.getoption("--contract-rps")),
         report_dir=report_dir,
     )
     target.configure(suite_target)

@@ -2,7 +2,12 @@
 
 After a 429 for a rate limit (1302, 1303) the suite waits what `Retry-After` says (or an
 exponential backoff without it) and halves its own rate, so that a run does not trip the
-limit twice in a row. A 429 for the account (1100-1102) is not transient: it is not retried.
+limit twice in a row. It climbs back a step at a time as requests keep succeeding, up to the
+`--rps` cap (or, without one, to no limit): one 429 early in a long run does not slow all of it.
+A 429 for the account (1100-1102) is not transient: it is not retried.
+
+`kling-mock contract` probes the target's dialect before pytest runs the suite in the same
+process; `SharedThrottle` hands the probe's throttle to the suite, so the cap holds across both.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import orjson
 import requests
@@ -22,6 +27,11 @@ FIRST_BACKOFF_S = 1.0
 MAX_WAIT_S = 300.0
 # The rate that tripped a limit is measured over this many recent requests.
 _RATE_WINDOW = 20
+# After a 429 lowered the rate, each run of this many successes raises it by one step: a tenth of
+# the cap (or, without a cap, of the rate that tripped the limit). Halved from the cap, it is back
+# there after 50 successes.
+RECOVER_AFTER = 10
+RECOVER_STEP = 0.1
 
 
 class Throttle:
@@ -32,11 +42,16 @@ class Throttle:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.rps = rps
+        # `--rps` as given: recovery never climbs above it (None: back to no limit).
+        self.cap = rps
         self.clock = clock
         self.sleep = sleep
         self._next_at = 0.0
         self._backoff = FIRST_BACKOFF_S
         self._recent: deque[float] = deque(maxlen=_RATE_WINDOW)
+        # The rate that last tripped a limit, and the successes since the rate was last lowered or raised.
+        self._tripped_at: float | None = None
+        self._successes = 0
         self.backoffs = 0
 
     def wait(self) -> None:
@@ -57,6 +72,7 @@ class Throttle:
         """Seconds to wait before sending the request again, or None when it is not to be retried."""
         if response.status_code != 429:
             self._backoff = FIRST_BACKOFF_S
+            self._recover()
             return None
         try:
             body = orjson.loads(response.content)
@@ -74,10 +90,25 @@ class Throttle:
             return None
         # Half as fast as the rate that tripped the limit from now on, and nothing at all until the
         # target said to come back.
-        self.rps = min(self.rps or float("inf"), self._observed_rps()) / 2
+        self._tripped_at = min(self.rps or float("inf"), self._observed_rps())
+        self.rps = self._tripped_at / 2
+        self._successes = 0
         self._next_at = max(self._next_at, self.clock() + delay)
         self.backoffs += 1
         return delay
+
+    def _recover(self) -> None:
+        """One more success: after `RECOVER_AFTER` of them at a lowered rate, one step back up (additive
+        increase; a 429 halves again), never above the cap, and without one, to no limit."""
+        ceiling = self.cap or self._tripped_at
+        if self.rps is None or ceiling is None or (self.cap is not None and self.rps >= self.cap):
+            return
+        self._successes += 1
+        if self._successes < RECOVER_AFTER:
+            return
+        self._successes = 0
+        raised = self.rps + RECOVER_STEP * ceiling
+        self.rps = raised if raised < ceiling else self.cap
 
 
 def _retry_after_seconds(value: str | None, now: float) -> float | None:
@@ -93,6 +124,23 @@ def _retry_after_seconds(value: str | None, now: float) -> float | None:
             return None
         return max(0.0, when.timestamp() - now)
     return seconds if 0 <= seconds < float("inf") else None
+
+
+class SharedThrottle:
+    """A pytest plugin that only carries the runner's throttle to the suite (`pytest.main(plugins=...)`):
+    with a throttle each, the suite's first request could follow the probe's last sooner than `--rps`
+    allows, and would forget a rate a 429 lowered."""
+
+    def __init__(self, throttle: Throttle) -> None:
+        self.throttle = throttle
+
+
+def suite_throttle(plugins: Iterable[object], rps: float | None) -> Throttle:
+    """The throttle the runner handed over, or, in a plain pytest run, a new one at `rps`."""
+    for plugin in plugins:
+        if isinstance(plugin, SharedThrottle):
+            return plugin.throttle
+    return Throttle(rps)
 
 
 def describe_rate(rps: float | None) -> str:

@@ -12,15 +12,17 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
+from xml.sax.saxutils import escape as xml_escape
 
 import pytest
 import requests
 
+from mock_server.journal import _spellings as journal_spellings
 from mock_server.process import MockProcess, MockProcessError
 from mock_server.spec import DIALECTS, SpecProblem, dialect_spec
 
@@ -35,7 +37,7 @@ from .credentials import (
     CredentialsMissing,
 )
 from .dialects import probe
-from .politeness import Throttle, describe_rate
+from .politeness import SharedThrottle, Throttle, describe_rate
 from .report import written_reports
 
 SUITE_DIR = Path(__file__).resolve().parent
@@ -116,8 +118,10 @@ def _run_against(base_url: str, options: RunOptions) -> int:
     if unreachable:
         _say(f"cannot reach {base_url}: {unreachable}")
         return 2
+    # One throttle for the probe and the suite, which pytest runs in this process.
+    throttle = Throttle(rps)
     probe_target = suite_target.Target(
-        base_url, credentials, dialect_spec(held_to, None), held_to, budget=budget, throttle=Throttle(rps)
+        base_url, credentials, dialect_spec(held_to, None), held_to, budget=budget, throttle=throttle
     )
     finding = probe(probe_target, first=held_to)
     if dialect == AUTO and finding.speaks is not None:
@@ -130,7 +134,7 @@ def _run_against(base_url: str, options: RunOptions) -> int:
     headline = finding.headline(held_to)
     _say(headline)
     args = _pytest_args(base_url, held_to, options, max_examples, max_billable, rps, headline)
-    status = int(pytest.main([*args, "--contract-billable-spent", str(budget.spent)]))
+    status = int(pytest.main([*args, "--contract-billable-spent", str(budget.spent)], [SharedThrottle(throttle)]))
     suite = suite_target.current()
     _say(headline)
     _say(suite.budget.summary())
@@ -211,16 +215,41 @@ def _unreachable(base_url: str) -> str | None:
 
 
 def _scrub_reports(report_dir: Path, credentials: Credentials) -> None:
-    """The last line of defence: no written file keeps a key, the secret or a token, whoever wrote it."""
-    placeholders = credentials.placeholders()
+    """The last line of defence: no written file keeps a key, the secret or a token, whoever wrote it,
+    however it spelled it (JUnit XML escapes, JSON escapes, a URL encodes)."""
+    replacements = _spelled_placeholders(credentials.placeholders())
     for path in written_reports(report_dir):
         text = path.read_bytes().decode("utf-8", "surrogateescape")
         scrubbed = text
-        for value, placeholder in placeholders.items():
-            scrubbed = scrubbed.replace(value, placeholder)
+        for spelling, placeholder in replacements:
+            scrubbed = scrubbed.replace(spelling, placeholder)
         if scrubbed != text:
             path.write_bytes(scrubbed.encode("utf-8", "surrogateescape"))
             _say(f"a secret was blanked from {path.name}")
+
+
+# How XML writers spell quotes (`&`, `<` and `>` always escaped): as they are in text, ElementTree's
+# attributes, XML's named entities, numeric references.
+_XML_QUOTES: tuple[dict[str, str], ...] = (
+    {},
+    {'"': "&quot;"},
+    {'"': "&quot;", "'": "&apos;"},
+    {'"': "&#34;", "'": "&#39;"},
+    {'"': "&quot;", "'": "&#x27;"},
+)
+
+
+def _spelled_placeholders(placeholders: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Each spelling of each secret with its placeholder, longest first: a secret inside another (a key in a
+    longer token) must not break the longer one's match."""
+    spelled: dict[str, str] = {}
+    for value, placeholder in placeholders.items():
+        _, spellings = journal_spellings(value)  # as is, URL-encoded, JSON-escaped
+        for spelling in spellings:
+            spelled.setdefault(spelling, placeholder)
+            for quotes in _XML_QUOTES:
+                spelled.setdefault(xml_escape(spelling, quotes), placeholder)
+    return sorted(spelled.items(), key=lambda pair: -len(pair[0]))
 
 
 @contextmanager

@@ -71,9 +71,10 @@ class BearerAuth:
     def _access_key(self, token: str) -> str:
         """The access key a valid JWT was signed for; its signature is checked before its times."""
         try:
-            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+            claims = jwt.decode(token, options={"verify_signature": False})
         except jwt.InvalidTokenError:
             raise _rejected("the token is neither an accepted key nor a JWT") from None
+        issuer = claims.get("iss")
         if not isinstance(issuer, str) or issuer not in self._secrets:
             raise _rejected("the JWT's iss is not a known access key")
         try:
@@ -88,6 +89,38 @@ class BearerAuth:
             raise _rejected(f"the JWT has no {exc.claim} claim") from None
         except jwt.InvalidAlgorithmError:
             raise _rejected(f"the JWT must be signed with {JWT_ALGORITHM}") from None
-        except jwt.InvalidTokenError:
+        except jwt.InvalidSignatureError:
             raise _rejected("the JWT's signature does not verify with its access key's secret") from None
+        # PyJWT verifies the signature before any claim: naming the claim below tells a forger nothing.
+        except jwt.InvalidAudienceError:
+            raise _rejected("the JWT names an aud, and this API accepts no audience claim") from None
+        except jwt.InvalidIssuedAtError:
+            raise _rejected(f"the JWT's iat {_NOT_A_TIME}") from None
+        except (jwt.DecodeError, TypeError, OverflowError):
+            # PyJWT says only DecodeError when a time claim is no integer (older ones let a TypeError or an
+            # OverflowError escape), and not which: the claims say.
+            raise _rejected(_time_claim_problem(claims)) from None
+        except jwt.InvalidTokenError:
+            # Newer PyJWTs check more (sub, jti), with classes older ones do not have.
+            raise _rejected("the JWT has a claim the mock cannot accept") from None
         return issuer
+
+
+_NOT_A_TIME = "is not an integer (seconds since the epoch)"
+
+
+def _time_claim_problem(claims: Mapping[str, object]) -> str:
+    """Which time claim PyJWT could not read as an integer, checked in the order it checks them."""
+    for claim in ("iat", "nbf", "exp"):
+        if claim in claims and not _is_integer(claims[claim]):
+            return f"the JWT's {claim} {_NOT_A_TIME}"
+    return "the JWT's claims cannot be read"
+
+
+def _is_integer(value: object) -> bool:
+    """As PyJWT reads a time claim: anything `int()` takes (an int, a float, a numeric string)."""
+    try:
+        int(value)  # type: ignore[call-overload]
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True

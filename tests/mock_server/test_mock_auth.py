@@ -155,3 +155,51 @@ def test_a_bad_signature_is_judged_before_the_times() -> None:
     """An expired token with a wrong signature says nothing about its times to whoever forged it."""
     forged = signed(secret="another-secret-of-32-bytes-or-more!", exp=int(time.time()) - 1)
     assert refusal(JWT_AUTH, f"Bearer {forged}").code == BusinessCode.AUTH_FAILED
+
+
+@pytest.mark.parametrize(
+    ("claims", "named"),
+    [
+        ({"aud": "another-service"}, "aud"),
+        ({"aud": ["a", "b"]}, "aud"),
+        ({"exp": "tomorrow"}, "the JWT's exp is not an integer"),
+        ({"exp": [1]}, "the JWT's exp is not an integer"),
+        ({"exp": {"at": 1}}, "the JWT's exp is not an integer"),
+        ({"nbf": "yesterday"}, "the JWT's nbf is not an integer"),
+        ({"nbf": None, "iat": "now"}, "the JWT's iat is not an integer"),
+        # Both broken: PyJWT reads nbf first, and so does the message.
+        ({"exp": "later", "nbf": "earlier"}, "the JWT's nbf is not an integer"),
+    ],
+    ids=["aud", "aud-list", "exp-string", "exp-list", "exp-object", "nbf-string", "iat-string", "both"],
+)
+def test_a_bad_claim_is_1000_and_named_not_called_a_bad_signature(claims: dict[str, object], named: str) -> None:
+    """A signed token with a claim the mock cannot accept: still 1000, but the message says which claim."""
+    token = signed(**claims)
+    error = refusal(JWT_AUTH, f"Bearer {token}")
+    assert (error.code, error.rule) == (BusinessCode.AUTH_FAILED, "auth-rejected")
+    assert named in error.message
+    assert "signature" not in error.message
+    assert token not in error.message and SECRET_KEY not in error.message
+
+
+def test_an_infinite_exp_is_named_not_a_crash() -> None:
+    """JSON as Python reads it allows `Infinity`, which no `int()` takes: a 401, not a 500."""
+    token = jwt.PyJWS().encode(b'{"iss": "%s", "exp": Infinity}' % ACCESS_KEY.encode(), SECRET_KEY)
+    error = refusal(JWT_AUTH, f"Bearer {token}")
+    assert error.code == BusinessCode.AUTH_FAILED
+    assert "the JWT's exp is not an integer" in error.message
+
+
+def test_a_numeric_string_exp_is_read_as_pyjwt_reads_it() -> None:
+    """PyJWT takes `"1800000000"` for an integer; the mock neither refuses it nor calls it unreadable."""
+    token = signed(exp=str(int(time.time()) + 600))
+    assert JWT_AUTH.authenticate(f"Bearer {token}") == token_digest(ACCESS_KEY)
+
+
+def test_a_forged_token_with_a_bad_claim_hears_only_of_its_signature() -> None:
+    """The signature is judged first: a forger learns nothing of which claims the mock would refuse."""
+    forged = signed(secret="another-secret-of-32-bytes-or-more!", exp="tomorrow", aud="x")
+    error = refusal(JWT_AUTH, f"Bearer {forged}")
+    assert error.code == BusinessCode.AUTH_FAILED
+    assert "signature does not verify" in error.message
+    assert "exp" not in error.message.replace("expired", "")
