@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape as xml_escape
 import pytest
 import requests
 
-from mock_server.journal import _spellings as journal_spellings
+from mock_server.journal import secret_spellings
 from mock_server.process import MockProcess, MockProcessError
 from mock_server.spec import DIALECTS, SpecProblem, dialect_spec
 
@@ -244,7 +244,7 @@ def _spelled_placeholders(placeholders: Mapping[str, str]) -> list[tuple[str, st
     longer token) must not break the longer one's match."""
     spelled: dict[str, str] = {}
     for value, placeholder in placeholders.items():
-        _, spellings = journal_spellings(value)  # as is, URL-encoded, JSON-escaped
+        _, spellings = secret_spellings(value)  # as is, URL-encoded, JSON-escaped
         for spelling in spellings:
             spelled.setdefault(spelling, placeholder)
             for quotes in _XML_QUOTES:

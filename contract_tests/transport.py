@@ -133,7 +133,8 @@ class SuiteSession(requests.Session):
                     if _never_sent(exc):
                         created = False
                     raise
-                if attempt == MAX_RETRIES or self.throttle.retry_after(response) is None:
+                # Asked on the last attempt too: its answer still sets the pace of the requests after it.
+                if self.throttle.retry_after(response) is None or attempt == MAX_RETRIES:
                     break
             created = response.status_code == 200
         finally:

@@ -274,7 +274,7 @@ def blank(data: bytes, secrets: tuple[str, ...]) -> bytes:
     for secret in secrets:
         # Latin-1 maps characters to bytes one to one, so the secret's core is found in the bytes as well:
         # a body without any (the usual case) is not decoded at all.
-        if _spellings(secret)[0].encode("latin-1") in data:
+        if secret_spellings(secret)[0].encode("latin-1") in data:
             break
     else:
         return data
@@ -286,7 +286,7 @@ def blank(data: bytes, secrets: tuple[str, ...]) -> bytes:
 def blank_text(text: str, secrets: tuple[str, ...]) -> str:
     """`text` with every spelling of each secret replaced by `<redacted>`: as is, URL-encoded, JSON-escaped."""
     for secret in secrets:
-        core, spellings = _spellings(secret)
+        core, spellings = secret_spellings(secret)
         if core in text:
             for spelling in spellings:
                 text = text.replace(spelling, REDACTED)
@@ -294,7 +294,7 @@ def blank_text(text: str, secrets: tuple[str, ...]) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _spellings(secret: str) -> tuple[str, tuple[str, ...]]:
+def secret_spellings(secret: str) -> tuple[str, tuple[str, ...]]:
     """The ways a request may spell `secret`, longest first, and a run of it that every spelling keeps.
 
     Encodings escape punctuation but leave letters and digits alone, so the longest run of those is

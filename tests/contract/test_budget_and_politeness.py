@@ -16,12 +16,14 @@ from contract_tests import target as suite_target
 from contract_tests.budget import BillableBudget, BudgetSpent
 from contract_tests.dialects import DialectFinding
 from contract_tests.politeness import (
+    MAX_RETRIES,
     MAX_WAIT_S,
     RECOVER_AFTER,
     SharedThrottle,
     Throttle,
     suite_throttle,
 )
+from contract_tests.transport import Recorder, SuiteSession
 
 
 def test_a_rejected_request_gives_its_unit_back() -> None:
@@ -130,6 +132,37 @@ def test_a_rate_limit_waits_retry_after_and_halves_the_rate() -> None:
     throttle.wait()
     assert sum(time.slept) >= 3 - 0.2  # nothing until the target said to come back
     assert throttle.backoffs == 1
+
+
+class AlwaysLimited(requests.adapters.BaseAdapter):
+    """A target that answers every request 429/1302, Retry-After 1 s."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = 0
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        self.sent += 1
+        response = answer(429, b'{"code": 1302}', **{"Retry-After": "1"})
+        response.request, response.url = request, request.url or ""
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_last_retry_s_429_still_slows_what_follows() -> None:
+    time = FakeTime()
+    throttle = Throttle(8, clock=time.clock, sleep=time.sleep)
+    session = SuiteSession(frozenset(), BillableBudget(None), throttle, Recorder(dict))
+    target = AlwaysLimited()
+    session.mount("http://127.0.0.1:9/", target)
+    assert session.request("GET", "http://127.0.0.1:9/tasks").status_code == 429
+    assert target.sent == MAX_RETRIES + 1
+    assert throttle.backoffs == MAX_RETRIES + 1  # the answer to the last retry was heeded too
+    time.slept.clear()
+    throttle.wait()
+    assert sum(time.slept) >= 1 - 0.01  # the next request waits what the last answer said
 
 
 def test_retry_after_as_an_http_date() -> None:
