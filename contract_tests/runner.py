@@ -7,7 +7,6 @@ unless told otherwise, and finds out first which dialect the target speaks.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import secrets
@@ -16,7 +15,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
 import pytest
@@ -25,6 +23,7 @@ import requests
 from mock_server.journal import secret_spellings
 from mock_server.process import MockProcess, MockProcessError
 from mock_server.spec import DIALECTS, SpecProblem, dialect_spec
+from mock_server.urls import is_loopback
 
 from . import target as suite_target
 from .budget import BillableBudget
@@ -193,16 +192,6 @@ def _dry_run(
     # The suite wants credentials to configure itself, though it sends nothing here.
     with _environment({} if credentials.api_key != DRY_RUN_KEY else {API_KEY_ENV: DRY_RUN_KEY}):
         return int(pytest.main([*args, "--collect-only", "-q"]))
-
-
-def is_loopback(base_url: str) -> bool:
-    host = urlsplit(base_url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _unreachable(base_url: str) -> str | None:

@@ -68,8 +68,7 @@ class Target:
     @cached_property
     def billable(self) -> tuple[Operation, ...]:
         """The operations the spec marks `x-kling-billable`: each success costs money on the real API."""
-        paths = self.spec.document["paths"]
-        return tuple(op for op in self.spec.operations if paths[op.path][op.method.lower()].get("x-kling-billable"))
+        return tuple(op for op in self.spec.operations if op.billable)
 
     @cached_property
     def create(self) -> Operation:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import logging
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from .urls import is_loopback
 
 logger = logging.getLogger("kling_mock.callbacks")
 
@@ -40,13 +41,8 @@ class CallbackSender:
     def refusal(self, url: str) -> str | None:
         """Why a callback to `url` may not be sent, or None when it may."""
         host = (urlsplit(url).hostname or "").lower()
-        if host in self.allowed_hosts or host == "localhost":
+        if host in self.allowed_hosts or is_loopback(url):
             return None
-        try:
-            if ipaddress.ip_address(host).is_loopback:
-                return None
-        except ValueError:
-            pass
         return f"host {host!r} is not a loopback address; allow it with --callback-allow-host {host}"
 
     def send(self, url: str, task: dict[str, Any], delay: float = 0.0) -> None:

@@ -47,6 +47,7 @@ from .response_verdicts import ResponseJudge
 from .responses import AnswerResponse, error
 from .server import configure_logging, run_app
 from .spec import DEFAULT_SPEC_PATH, Operation, Spec, load_spec
+from .urls import shown_url
 from .verdicts import Judge
 
 logger = logging.getLogger("kling_mock")
@@ -114,13 +115,6 @@ def upstream_problem(url: str) -> str | None:
     if parts.query or parts.fragment:
         return "--upstream must not have a query or a fragment: the client's path and query are appended to it"
     return None
-
-
-def shown_url(url: str) -> str:
-    """`url` as it may be shown: without any credentials it carries."""
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=host).geturl()
 
 
 def create_proxy_app(settings: ProxySettings) -> Starlette:

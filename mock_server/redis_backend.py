@@ -22,6 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from .store import DEFAULT_KEY_PREFIX, StoreUnavailable, StoreUnreachable
+from .urls import shown_url
 
 logger = logging.getLogger("kling_mock.store")
 
@@ -46,18 +47,6 @@ def url_problem(url: str) -> str | None:
     except ValueError as exc:
         return f"--store {shown_url(url)}: {exc}"
     return None
-
-
-def shown_url(url: str) -> str:
-    """The URL without its credentials, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return parts._replace(netloc=netloc, query="").geturl()
 
 
 class RedisBackend:

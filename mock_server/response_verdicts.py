@@ -79,9 +79,7 @@ class ResponseJudge:
     ) -> list[Finding]:
         rejudged = code in _REJUDGED or (code == BusinessCode.NOT_FOUND and not _has_path_parameters(operation))
         if operation is not None:
-            # `x-kling-content-refusals`: codes the operation answers for what the content holds, not its form.
-            raw = self.spec.document["paths"][operation.path][operation.method.lower()]
-            rejudged = rejudged and code not in raw.get("x-kling-content-refusals", ())
+            rejudged = rejudged and code not in operation.content_refusals
         if status == 200 or request_errors or not rejudged:
             return []
         message = f"{code} refuses a request whose verdict has no error: the upstream is stricter than the contract"

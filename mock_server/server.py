@@ -99,7 +99,7 @@ def serve(settings: Settings, host: str, port: int, log_level: str = "info", wor
     admin = ", admin API at /__admin" if settings.admin else ""
     note = f"accepting {mode}{admin}"
     if settings.redis_url is not None:
-        from .redis_backend import shown_url
+        from .urls import shown_url
 
         note += f", tasks, journal and scenarios in Redis at {shown_url(settings.redis_url)}"
     # Built here with workers too, and dropped: whatever is wrong (the spec, the scenarios, a Redis that

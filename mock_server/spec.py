@@ -61,6 +61,10 @@ class Operation:
     recommended_at: tuple[str, ...] = ()
     # Polling the same resource faster than this is worth a warning (`x-kling-min-poll-interval-ms`).
     min_poll_interval_ms: int | None = None
+    # A success costs money on the real API (`x-kling-billable`): the contract suite budgets it.
+    billable: bool = False
+    # Codes it answers for what the content holds, not its form (`x-kling-content-refusals`).
+    content_refusals: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,8 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
         recommended_validator=recommended_validator,
         recommended_at=recommended_at,
         min_poll_interval_ms=raw.get("x-kling-min-poll-interval-ms"),
+        billable=bool(raw.get("x-kling-billable")),
+        content_refusals=frozenset(raw.get("x-kling-content-refusals", ())),
     )
 
 

@@ -22,11 +22,12 @@ from mock_server.ids import IdGenerator, now_ms
 from mock_server.lifecycle import Lifecycle
 from mock_server.outcomes import video_reference
 from mock_server.rate_limits_redis import RedisRateLimits
-from mock_server.redis_backend import RedisBackend, shown_url, url_problem
+from mock_server.redis_backend import RedisBackend, url_problem
 from mock_server.scenarios import Scenario
 from mock_server.storage import open_rate_limits, open_store
 from mock_server.store import MemoryTaskStore, StoreUnavailable, StoreUnreachable, Task
 from mock_server.store_redis import RedisTaskStore
+from mock_server.urls import shown_url
 from tests.redis_server import RedisServer, run_and_close
 from tests.support import SEED_EXAMPLE
 
@@ -327,3 +328,5 @@ def test_a_shown_url_never_holds_credentials() -> None:
     assert shown_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
     assert shown_url("redis://user:pw-123@cache.example:6380/2") == "redis://cache.example:6380/2"
     assert shown_url("rediss://:pw-123@[::1]:6380/0?ssl_cert_reqs=none") == "rediss://[::1]:6380/0"
+    # redis-py reads a password from the query too.
+    assert shown_url("redis://cache.example:6379/0?password=pw-123") == "redis://cache.example:6379/0"
