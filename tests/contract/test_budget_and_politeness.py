@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from contract_tests import conftest as suite_conftest
-from contract_tests import runner
+from contract_tests import politeness, runner
 from contract_tests import target as suite_target
 from contract_tests.budget import BillableBudget, BudgetSpent
 from contract_tests.dialects import DialectFinding
@@ -165,9 +165,11 @@ def test_the_last_retry_s_429_still_slows_what_follows() -> None:
     assert sum(time.slept) >= 1 - 0.01  # the next request waits what the last answer said
 
 
-def test_retry_after_as_an_http_date() -> None:
+def test_retry_after_as_an_http_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = 1_795_000_000.0
+    monkeypatch.setattr(politeness.time, "time", lambda: now)
     throttle = Throttle(None)
-    later = email.utils.formatdate(__import__("time").time() + 30, usegmt=True)
+    later = email.utils.formatdate(now + 30, usegmt=True)
     delay = throttle.retry_after(answer(429, b'{"code": 1303}', **{"Retry-After": later}))
     assert delay is not None and 25 <= delay <= 31
 
