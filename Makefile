@@ -74,7 +74,7 @@ contract: $(VENV)/.installed
 # make bench: wrk against the mock, a bare Starlette endpoint and (with npm) Prism, then memory per task;
 # writes bench/results/latest.md. A shorter run: make bench BENCH_SECONDS=3 (one round of 3 s per target,
 # memory at 100,000 tasks only). Any other flag of `python -m bench.run --help`: BENCH_ARGS="--no-prism".
-bench: $(VENV)/.installed $(if $(shell command -v npm 2>/dev/null),node_modules/.installed)
+bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run $(if $(BENCH_SECONDS),--duration $(BENCH_SECONDS) --rounds 1 --memory-sizes 100000) $(BENCH_ARGS)
 
 clean:

@@ -32,10 +32,7 @@ from typing import Any
 
 import uvloop
 
-from .workload import TOKEN, Request, documented_request, query_of
-
-ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT / "openapi" / "identify-face.yaml"
+from .workload import SPEC, TOKEN, Request, documented_request, query_of
 
 Message = dict[str, Any]
 _SINKS: list[io.TextIOWrapper] = []
@@ -184,9 +181,10 @@ def area(filename: str) -> str:
 
 
 def report(name: str, stats: pstats.Stats, count: int, top: int) -> str:
-    total = sum(own for _, own in by_area(stats))
+    areas = by_area(stats)
+    total = sum(own for _, own in areas)
     lines = [f"== {name}: {total / count * 1e6:.1f} us per request profiled; own time by area:", ""]
-    lines += [f"{own / total:6.1%}  {own / count * 1e6:7.2f} us  {where}" for where, own in by_area(stats)[:top]]
+    lines += [f"{own / total:6.1%}  {own / count * 1e6:7.2f} us  {where}" for where, own in areas[:top]]
     shown = io.StringIO()
     stats.stream = shown  # type: ignore[attr-defined]
     stats.sort_stats("tottime").print_stats(top)

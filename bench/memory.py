@@ -18,18 +18,17 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import subprocess
 import sys
 import time
 import tracemalloc
 from collections.abc import Sequence
-from pathlib import Path
 
+from . import servers
 from .report import MemoryResult
-from .workload import TOKEN, documented_request
+from .workload import ROOT, SPEC, TOKEN, documented_request
 
-ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT / "openapi" / "identify-face.yaml"
 METHOD = (
     "Method: a fresh process per size creates N tasks in process through `TaskService.create` on the server's "
     "memory store (bound N, nothing evicted), each from its own parse of the documented body and its own owner "
@@ -39,10 +38,10 @@ METHOD = (
 
 
 def rss_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    rss_kb = servers.status_kb(os.getpid(), "VmRSS")
+    if rss_kb == 0:
+        raise RuntimeError("no VmRSS in /proc/self/status")
+    return rss_kb * 1024
 
 
 async def _fill(tasks: int, traced: bool) -> dict[str, float | int | None]:

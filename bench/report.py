@@ -257,9 +257,14 @@ def markdown(
     notes: Sequence[str] = (),
     memory_method: str = "",
     peer_note: str | None = None,
+    found: Sequence[Goal] | None = None,
 ) -> str:
-    """The whole report: setup lines, the results table, the targets, memory, noise and notes."""
-    found = goals(summaries, memory, peer_note)
+    """The whole report: setup lines, the results table, the targets, memory, noise and notes.
+
+    `found`: the targets as `goals(summaries, memory, peer_note)` checks them, when the caller has them already.
+    """
+    if found is None:
+        found = goals(summaries, memory, peer_note)
     lines = ["# Benchmark: the mock against a bare Starlette endpoint (the ceiling) and Prism (the peer)", ""]
     lines += [*setup, ""]
     lines += [

@@ -18,6 +18,9 @@ import yaml
 OPERATION_ID = "createIdentifyFaceTask"
 EXAMPLE = "seedDocumented"
 TOKEN = "bench-token"
+ROOT = Path(__file__).resolve().parent.parent
+# The spec whose documented request is measured (the checkout's, which `kling-mock serve` loads by default).
+SPEC = ROOT / "openapi" / "identify-face.yaml"
 
 
 class WorkloadError(RuntimeError):
