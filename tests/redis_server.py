@@ -8,17 +8,17 @@ as a Redis that lost its data would.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import TracebackType
 from typing import Protocol
 
-import pytest
 import redis
+
+from .support import free_loopback_port, skip_or_fail
 
 # How long a starting redis-server may take to answer: generous, for a loaded CI machine.
 _START_SECONDS = 30
@@ -28,27 +28,24 @@ def redis_server_executable() -> str:
     """The path of redis-server; skips the test without it (fails it in CI)."""
     path = shutil.which("redis-server")
     if path is None:
-        reason = "needs Debian's redis-server"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI must run the Redis tests (.ci/run installs it)")
-        pytest.skip(f"{reason}: apt-get install redis-server")
+        skip_or_fail(
+            "needs Debian's redis-server",
+            "CI must run the Redis tests (.ci/run installs it)",
+            "apt-get install redis-server",
+        )
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class RedisServer:
-    """`start()`, `stop()`, and `start()` again on the same port: a Redis that goes away and comes back."""
+    """`start()`, `stop()`, and `start()` again on the same port: a Redis that goes away and comes back.
+
+    As a context manager, it is stopped on the way out (started or not).
+    """
 
     def __init__(self, executable: str, directory: Path) -> None:
         self.executable = executable
         self.directory = directory
-        self.port = _free_port()
+        self.port = free_loopback_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -62,13 +59,14 @@ class RedisServer:
                 [*command, "--dir", str(self.directory)], stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + _START_SECONDS
-        with redis.Redis(port=self.port, socket_connect_timeout=1) as client:
+        with redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1) as client:
             while True:
                 try:
                     client.ping()
                     return self
                 except redis.ConnectionError:
                     if self._process.poll() is not None or time.monotonic() > deadline:
+                        self.stop()  # past the deadline it may still be running: no orphan
                         log_text = (self.directory / "redis.log").read_text(errors="replace")
                         raise RuntimeError(f"redis-server did not start:\n{log_text}") from None
                     time.sleep(0.05)
@@ -84,7 +82,15 @@ class RedisServer:
         self._process = None
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port)
+        return redis.Redis(host="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> RedisServer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
 
 
 class _Closing(Protocol):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import socket
+from typing import Any, NoReturn
+
+import pytest
 
 CREATE_PATH = "/kling/v1/videos/identify-face"
 TOKEN = "test-token-not-a-secret"
@@ -27,3 +31,21 @@ CREATED_ANSWER: dict[str, Any] = {
     "request_id": REQUEST_ID,
     "data": {"task_id": TASK_ID, "task_status": "submitted", "created_at": CREATED_AT_MS, "updated_at": CREATED_AT_MS},
 }
+
+
+def free_loopback_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago: nothing listens on it, until something binds it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def skip_or_fail(reason: str, in_ci: str, fix: str | None = None) -> NoReturn:
+    """Skip the test for want of `reason` (saying `fix`, if given); in CI (`$CI` set), where it must run, fail it.
+
+    `in_ci` says why CI must run it, and how CI provides what is missing.
+    """
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; {in_ci}")
+    pytest.skip(reason if fix is None else f"{reason}: {fix}")

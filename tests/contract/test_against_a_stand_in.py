@@ -20,6 +20,7 @@ import pytest
 
 from mock_server.admin_client import AdminClient
 from mock_server.process import MockProcess
+from tests.support import CREATE_PATH
 
 from .harness import HANG_GUARD_SECONDS, command_env
 
@@ -32,7 +33,6 @@ ADMIN_TOKEN = secrets.token_urlsafe(24)
 BUDGET = 5
 # Every JWT PyJWT signs starts with this header, {"alg":"HS256","typ":"JWT"}, base64url-encoded.
 JWT_PREFIX = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
-CREATE = "/kling/v1/videos/identify-face"
 
 
 def stand_in(*extra: str) -> MockProcess:
@@ -127,7 +127,7 @@ def signed(**claims: object) -> str:
 def test_the_stand_in_refuses_tokens_as_kling_does(jwt_stand_in: MockProcess, token: object, code: int) -> None:
     assert callable(token)
     response = httpx.post(
-        jwt_stand_in.base_url + CREATE,
+        jwt_stand_in.base_url + CREATE_PATH,
         json={"input": {"video_url": "https://example.com/v.mp4", "mode": "text2video", "text": "hi", "voice_id": "v"}},
         headers={"Authorization": f"Bearer {token()}"},
     )

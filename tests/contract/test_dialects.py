@@ -5,7 +5,6 @@ Against the mock in either dialect (CONTRACT.md sections 1 and 4), in real proce
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mock_server.process import MockProcess
+from tests.support import free_loopback_port
 
 from .harness import HANG_GUARD_SECONDS, KEY, SECOND_KEY, command_env
 
@@ -64,16 +64,10 @@ def test_the_documented_suite_fails_against_the_upstream_dialect_and_says_why(
     assert report[4].startswith("**Result: FAILED**")
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_a_dry_run_sends_nothing_and_says_what_it_would(tmp_path: Path) -> None:
     """Against a port nobody listens on: any request would fail the run, and none is made."""
     env = {name: value for name, value in command_env().items() if not name.startswith("KLING_")}
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{free_loopback_port()}"
     result = contract(url, tmp_path, "--dry-run", "--dialect", "auto", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "dry run: nothing is sent" in result.stderr

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
+
+from tests.support import free_loopback_port
 
 
 def _contract(base_url: str, token: str | None) -> subprocess.CompletedProcess[str]:
@@ -16,14 +17,8 @@ def _contract(base_url: str, token: str | None) -> subprocess.CompletedProcess[s
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_unreachable_target_is_exit_2_with_a_clear_message() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{free_loopback_port()}"
     result = _contract(url, token="some-key")
     assert result.returncode == 2
     assert f"cannot reach {url}" in result.stderr

@@ -13,9 +13,8 @@ from tests.redis_server import RedisServer, redis_server_executable
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """Skipped without Debian's redis-server, except in CI."""
-    server = RedisServer(redis_server_executable(), tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
+    with RedisServer(redis_server_executable(), tmp_path_factory.mktemp("redis")).start() as server:
+        yield server
 
 
 @pytest.fixture

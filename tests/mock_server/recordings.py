@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from mock_server.errors import Finding
-from mock_server.journal import Recording
+from mock_server.journal import JournalStore, Recording
 from mock_server.spec import load_spec
+from mock_server.verdicts import Judge
 from tests.support import CREATE_PATH
 
 TOKEN = "sk-journal-secret-7e2b"
 OWNER = "0" * 64
 AT = 1_795_000_000_000
+POLL_INTERVAL_MS = 1000
 
 
 def recorded(
@@ -39,3 +43,14 @@ def recorded(
 
 def recorded_poll(task_id: str, at: int, owner: str = OWNER) -> Recording:
     return recorded(f"{CREATE_PATH}/{task_id}", "GET", "getIdentifyFaceTask", b"", at, owner)
+
+
+@cache
+def judge() -> Judge:
+    return Judge(load_spec())
+
+
+def record(journal: JournalStore, recording: Recording) -> None:
+    """`recording` kept by `journal` as the mock keeps it: judged, polls timed against POLL_INTERVAL_MS."""
+    interval = POLL_INTERVAL_MS if recording.state["operation"].operation_id == "getIdentifyFaceTask" else None
+    journal.record(recording, judge(), interval)

@@ -15,35 +15,34 @@ from mock_server.ids import IdGenerator
 from mock_server.kling_routes import KlingRoutes
 from mock_server.request_body import read_body
 from mock_server.spec import load_spec
-
-PATH = "/kling/v1/videos/identify-face"
+from tests.support import CREATE_PATH
 
 
 def test_routes_come_from_the_spec_with_head_wherever_get_is() -> None:
     routes = KlingRoutes(load_spec().operations)
-    exact = routes.match(PATH)
-    templated = routes.match(f"{PATH}/abc_-123")
+    exact = routes.match(CREATE_PATH)
+    templated = routes.match(f"{CREATE_PATH}/abc_-123")
     assert exact is not None and templated is not None
     assert exact[0].allow == "GET, HEAD, POST" and exact[1] == {}
     assert templated[0].allow == "GET, HEAD" and templated[1] == {"task_id": "abc_-123"}
     assert templated[0].operation("HEAD") is templated[0].operation("GET") is not None
-    assert routes.match(f"{PATH}/") is None
-    assert routes.match(f"{PATH}/a/b") is None
+    assert routes.match(f"{CREATE_PATH}/") is None
+    assert routes.match(f"{CREATE_PATH}/a/b") is None
 
 
 def test_a_wrong_method_is_1202_with_every_allowed_one() -> None:
     with TestClient(create_app(Settings())) as http:
-        answer = http.delete(f"{PATH}/some-task", headers={"Authorization": "Bearer t"})
+        answer = http.delete(f"{CREATE_PATH}/some-task", headers={"Authorization": "Bearer t"})
     assert answer.status_code == 404
     assert answer.headers["allow"] == "GET, HEAD"
     assert answer.json()["code"] == 1202
-    assert answer.json()["message"] == f"DELETE {PATH}/some-task: method not allowed, use GET, HEAD"
+    assert answer.json()["message"] == f"DELETE {CREATE_PATH}/some-task: method not allowed, use GET, HEAD"
 
 
 def test_unknown_paths_and_kit_endpoints_still_go_to_starlette() -> None:
     with TestClient(create_app(Settings())) as http:
         assert http.get("/healthz").json() == {"status": "ok"}
-        unknown = http.get(f"{PATH}/")
+        unknown = http.get(f"{CREATE_PATH}/")
     assert (unknown.status_code, unknown.json()["code"]) == (404, 1203)
 
 

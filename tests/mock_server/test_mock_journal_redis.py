@@ -11,40 +11,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from functools import cache
 from pathlib import Path
 
 import pytest
 
 import mock_server.journal_redis as journal_redis
-from mock_server.journal import Entry, JournalStore, Recording, caller_fingerprint
+from mock_server.journal import BODY_KEPT_BYTES, Entry, Recording, caller_fingerprint
 from mock_server.journal_redis import RedisJournal
 from mock_server.redis_backend import RedisBackend
-from mock_server.spec import load_spec
 from mock_server.storage import open_journal
 from mock_server.store import MemoryTaskStore, StoreUnavailable
 from mock_server.store_redis import RedisTaskStore
-from mock_server.verdicts import Judge
-from tests.mock_server.recordings import AT, OWNER, TOKEN, recorded, recorded_poll
+from tests.mock_server.recordings import AT, OWNER, TOKEN, judge, record, recorded, recorded_poll
 from tests.redis_server import RedisServer, run_and_close
 from tests.support import CREATE_PATH
-
-POLL_INTERVAL_MS = 1000
-
-
-@cache
-def _judge() -> Judge:
-    return Judge(load_spec())
 
 
 def _entry(recording: Recording) -> Entry:
     """The entry `recording` makes, before any journal keeps it."""
     return recording.entry()[0]
-
-
-def _record(journal: JournalStore, recording: Recording) -> None:
-    interval = POLL_INTERVAL_MS if recording.state["operation"].operation_id == "getIdentifyFaceTask" else None
-    journal.record(recording, _judge(), interval)
 
 
 def _run(test: Callable[[], Awaitable[None]], *journals: RedisJournal) -> None:
@@ -60,7 +45,7 @@ def test_an_entry_round_trips_with_everything_it_holds(backend_for: Callable[...
     sent = _entry(recording)
 
     async def test() -> None:
-        _record(journal, recording)
+        record(journal, recording)
         (kept,) = (await journal.snapshot()).entries
         assert kept.seq == 1
         assert kept.caller == caller_fingerprint(OWNER)
@@ -72,7 +57,7 @@ def test_an_entry_round_trips_with_everything_it_holds(backend_for: Callable[...
             assert getattr(kept, name) == getattr(sent, name), name
         assert kept.since_last_poll_ms is None
         assert kept.to_json() | {"verdict": None} == sent.to_json() | {"seq": 1}
-        assert _judge().verdict(kept) == _judge().verdict(_entry(recorded(body=sent.body, query=sent.query)))
+        assert judge().verdict(kept) == judge().verdict(_entry(recorded(body=sent.body, query=sent.query)))
 
     _run(test, journal)
 
@@ -85,9 +70,9 @@ def test_a_verdict_judged_before_keeping_is_kept_with_the_entry(backend_for: Cal
     sent = recorded(body=body + b'"audio_file": "' + audio + b'"}}')
 
     async def test() -> None:
-        _record(journal, sent)
+        record(journal, sent)
         (kept,) = (await journal.snapshot()).entries
-        assert kept.body_truncated and len(kept.body) == 64 * 1024
+        assert kept.body_truncated and len(kept.body) == BODY_KEPT_BYTES
         assert kept.verdict is not None
         assert [(finding.rule, finding.path) for finding in kept.verdict.errors] == [("pattern", "input.audio_file")]
 
@@ -99,7 +84,7 @@ def test_two_processes_write_one_journal_in_one_seq_order(backend_for: Callable[
 
     async def test() -> None:
         for i in range(10):
-            _record((first, second)[i % 2], recorded(path=f"{CREATE_PATH}-{i:02d}"))
+            record((first, second)[i % 2], recorded(path=f"{CREATE_PATH}-{i:02d}"))
             await (first, second)[i % 2].flush()
         seen = [await journal.snapshot() for journal in (first, second)]
         for snapshot in seen:
@@ -115,7 +100,7 @@ def test_the_bound_keeps_the_newest_and_counts_what_it_dropped(backend_for: Call
 
     async def test() -> None:
         for i in range(5):
-            _record(journal, recorded(at=AT + i))
+            record(journal, recorded(at=AT + i))
         snapshot = await journal.snapshot()
         assert [entry.at - AT for entry in snapshot.entries] == [2, 3, 4]
         assert [entry.seq for entry in snapshot.entries] == [3, 4, 5]
@@ -128,13 +113,13 @@ def test_a_clear_empties_it_and_seq_keeps_counting(backend_for: Callable[..., Re
     first, second = RedisJournal(backend_for(), capacity=10), RedisJournal(backend_for(), capacity=10)
 
     async def test() -> None:
-        _record(first, recorded())
-        _record(first, recorded_poll("task-a", AT))
+        record(first, recorded())
+        record(first, recorded_poll("task-a", AT))
         await first.flush()
         await second.clear()  # another process's clear
         snapshot = await first.snapshot()
         assert (len(snapshot.entries), snapshot.recorded, snapshot.dropped) == (0, 0, 0)
-        _record(first, recorded_poll("task-a", AT + 10))
+        record(first, recorded_poll("task-a", AT + 10))
         await first.flush()
         (entry,) = (await second.snapshot()).entries
         assert entry.seq == 3
@@ -148,17 +133,17 @@ def test_polls_are_timed_across_processes_per_caller_and_task(backend_for: Calla
     first, second = RedisJournal(backend_for(), capacity=100), RedisJournal(backend_for(), capacity=100)
 
     async def test() -> None:
-        _record(first, recorded_poll("task-a", AT))
+        record(first, recorded_poll("task-a", AT))
         await first.flush()
-        _record(second, recorded_poll("task-a", AT + 300))  # the same caller and task, through the other process
-        _record(second, recorded_poll("task-b", AT + 310))  # another task
-        _record(second, recorded_poll("task-a", AT + 320, owner="1" * 64))  # another caller
-        _record(second, recorded(at=AT + 330))  # not a poll
+        record(second, recorded_poll("task-a", AT + 300))  # the same caller and task, through the other process
+        record(second, recorded_poll("task-b", AT + 310))  # another task
+        record(second, recorded_poll("task-a", AT + 320, owner="1" * 64))  # another caller
+        record(second, recorded(at=AT + 330))  # not a poll
         await second.flush()
-        _record(first, recorded_poll("task-a", AT + 200))  # arrived before the last one kept, written after it
+        record(first, recorded_poll("task-a", AT + 200))  # arrived before the last one kept, written after it
         entries = (await first.snapshot()).entries
         assert [entry.since_last_poll_ms for entry in entries] == [None, 300, None, None, None, 100]
-        too_fast = [any(w.rule == "polling-too-fast" for w in _judge().verdict(entry).warnings) for entry in entries]
+        too_fast = [any(w.rule == "polling-too-fast" for w in judge().verdict(entry).warnings) for entry in entries]
         assert too_fast == [False, True, False, False, False, True]
 
     _run(test, first, second)
@@ -170,9 +155,9 @@ def test_no_secret_reaches_redis(backend_for: Callable[..., RedisBackend], redis
     journal = RedisJournal(backend, capacity=10)
 
     async def test() -> None:
-        _record(journal, recorded_poll(TOKEN, AT))
-        _record(journal, recorded_poll(TOKEN, AT + 5))
-        _record(journal, recorded(body=b'{"t": "' + TOKEN.encode() + b'"}', query=f"key={TOKEN}"))
+        record(journal, recorded_poll(TOKEN, AT))
+        record(journal, recorded_poll(TOKEN, AT + 5))
+        record(journal, recorded(body=b'{"t": "' + TOKEN.encode() + b'"}', query=f"key={TOKEN}"))
         entries = (await journal.snapshot()).entries
         assert [entry.path for entry in entries[:2]] == [f"{CREATE_PATH}/<redacted>"] * 2
         # Judged before blanking, the second poll's verdict kept its timing.
@@ -195,15 +180,15 @@ def test_no_secret_reaches_redis(backend_for: Callable[..., RedisBackend], redis
 def test_while_redis_is_away_entries_are_lost_and_counted_never_raised(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    gone = RedisServer(redis_server.executable, tmp_path).start()
+    gone = RedisServer(redis_server.executable, tmp_path)
     journal = RedisJournal(RedisBackend(gone.url), capacity=10)
 
     async def test() -> None:
-        _record(journal, recorded())
+        record(journal, recorded())
         await journal.flush()
         gone.stop()
         for i in range(3):
-            _record(journal, recorded_poll("task-a", AT + i))
+            record(journal, recorded_poll("task-a", AT + i))
         await journal.flush()
         with pytest.raises(StoreUnavailable):
             await journal.snapshot()
@@ -213,13 +198,11 @@ def test_while_redis_is_away_entries_are_lost_and_counted_never_raised(
         snapshot = await journal.snapshot()
         # The lost ones are counted once Redis is back, with nothing else to write.
         assert (snapshot.entries, snapshot.recorded, snapshot.lost) == ([], 0, 3)
-        _record(journal, recorded())
+        record(journal, recorded())
         assert [entry.seq for entry in (await journal.snapshot()).entries] == [1]
 
-    try:
+    with gone.start():
         _run(test, journal)
-    finally:
-        gone.stop()
 
 
 def test_past_the_queue_s_bound_entries_are_lost_and_counted(
@@ -230,7 +213,7 @@ def test_past_the_queue_s_bound_entries_are_lost_and_counted(
 
     async def test() -> None:
         for i in range(10):  # no await between them: nothing is written meanwhile
-            _record(journal, recorded(at=AT + i))
+            record(journal, recorded(at=AT + i))
         snapshot = await journal.snapshot()
         assert [entry.at - AT for entry in snapshot.entries] == [0, 1, 2, 3]
         assert (snapshot.recorded, snapshot.lost) == (4, 6)
@@ -242,11 +225,11 @@ def test_each_entry_is_parsed_and_judged_once_per_process(backend_for: Callable[
     journal = RedisJournal(backend_for(), capacity=2)
 
     async def test() -> None:
-        _record(journal, recorded(at=AT))
-        _record(journal, recorded(at=AT + 1))
+        record(journal, recorded(at=AT))
+        record(journal, recorded(at=AT + 1))
         before = (await journal.snapshot()).entries
-        verdict = _judge().verdict(before[1])
-        _record(journal, recorded(at=AT + 2))
+        verdict = judge().verdict(before[1])
+        record(journal, recorded(at=AT + 2))
         after = (await journal.snapshot()).entries
         assert after[0] is before[1]
         assert after[0].verdict is verdict

@@ -127,6 +127,7 @@ def test_the_list_keeps_its_order_and_never_a_token(
     run_and_close(test, backend)
     with redis_server.client() as client:
         keys = list(client.scan_iter(match=f"{backend.prefix}*"))
+        assert keys
         for key in keys:
             held = client.hgetall(key) if client.type(key) == b"hash" else {key: client.get(key)}
             for name, value in held.items():
@@ -159,7 +160,7 @@ def test_the_file_seeds_the_list_once_per_file(backend_for: Callable[..., RedisB
 
 
 def test_while_redis_is_away_the_list_last_read_plays(redis_server: RedisServer, tmp_path: Path) -> None:
-    gone = RedisServer(redis_server.executable, tmp_path).start()
+    gone = RedisServer(redis_server.executable, tmp_path)
     backend = RedisBackend(gone.url)
     book = _book(backend, SLOW)
 
@@ -181,10 +182,8 @@ def test_while_redis_is_away_the_list_last_read_plays(redis_server: RedisServer,
         assert await _code(book) is None
         assert await _remaining(book) == {"slow": None}
 
-    try:
+    with gone.start():
         run_and_close(test, backend)
-    finally:
-        gone.stop()
 
 
 def test_a_redis_away_at_start_is_seeded_by_the_first_request(redis_server: RedisServer, tmp_path: Path) -> None:
@@ -198,10 +197,8 @@ def test_a_redis_away_at_start_is_seeded_by_the_first_request(redis_server: Redi
         assert await book.effects(_create(), OWNER, None, None) is not None
         assert await _remaining(book) == {"slow": None}
 
-    try:
+    with gone:
         run_and_close(test, backend)
-    finally:
-        gone.stop()
 
 
 def test_the_scenarios_follow_the_tasks(backend_for: Callable[..., RedisBackend]) -> None:

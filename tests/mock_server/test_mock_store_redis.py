@@ -234,7 +234,7 @@ def test_open_store_refuses_a_redis_it_cannot_reach_without_naming_the_password(
 
 
 def test_an_outage_is_store_unavailable_not_a_redis_error(redis_server: RedisServer, tmp_path: Path) -> None:
-    gone = RedisServer(redis_server.executable, tmp_path).start()
+    gone = RedisServer(redis_server.executable, tmp_path)
     store = RedisTaskStore(RedisBackend(gone.url), max_tasks=10, tick_ms=0)
 
     async def test() -> None:
@@ -254,10 +254,8 @@ def test_an_outage_is_store_unavailable_not_a_redis_error(redis_server: RedisSer
         await store.add(_task("c"))
         assert _ids(await store.recent(10)) == ["c"]
 
-    try:
+    with gone.start():
         run_and_close(test, store)
-    finally:
-        gone.stop()
 
 
 # Rate limits.

@@ -7,7 +7,6 @@ these tests pin the client's side of the contract while the server side is writt
 from __future__ import annotations
 
 import json
-import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from starlette.routing import Route
 from mock_server.admin_client import AdminClient, AdminError, AdminUnavailable
 from mock_server.verify import ADMIN_TOKEN_ENV, run_verify
 from tests.journal_pages import entry, finding, page
+from tests.support import free_loopback_port
 from tests.threaded_server import served_in_thread
 
 SECRET = "s3cret-admin-token-3f9a1c77"
@@ -114,10 +114,7 @@ def fake(served: FakeAdmin, monkeypatch: pytest.MonkeyPatch) -> FakeAdmin:
 @pytest.fixture
 def closed_port_url() -> str:
     """A loopback address nothing listens on: the port was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_loopback_port()}"
 
 
 ERRORS_PAGE = page(
