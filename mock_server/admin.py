@@ -97,10 +97,12 @@ class JournalAdmin:
     def _guarded(self, endpoint: Endpoint) -> Endpoint:
         async def guarded(request: Request) -> Response:
             if not self._allowed(request):
-                return _error(401, "the admin token is missing or wrong: send 'Authorization: Bearer <admin token>'")
+                return error_response(
+                    401, "the admin token is missing or wrong: send 'Authorization: Bearer <admin token>'"
+                )
             if request.method != "GET" and not _same_origin(request):
                 # Without a token, any web page the developer opens could otherwise drive the mock.
-                return _error(403, "Origin: cross-site requests may not change the mock")
+                return error_response(403, "Origin: cross-site requests may not change the mock")
             return await endpoint(request)
 
         return guarded
@@ -153,11 +155,11 @@ class JournalAdmin:
         numbers = {name: natural_number(filters[name]) for name in _INTEGER_FILTERS if name in filters}
         for name, number in numbers.items():
             if number is None:
-                return _error(400, f"query.{name}: must be a non-negative integer")
+                return error_response(400, f"query.{name}: must be a non-negative integer")
         if numbers.get("limit") == 0:
-            return _error(400, "query.limit: must be 1 or more")
+            return error_response(400, "query.limit: must be 1 or more")
         if filters.get("verdict") not in (None, "error", "warning", "clean"):
-            return _error(400, "query.verdict: must be one of error, warning, clean")
+            return error_response(400, "query.verdict: must be one of error, warning, clean")
         journal = await self.journal.snapshot()
         matching = [entry for entry in journal.entries if self._matches(entry, filters, numbers)]
         limit = numbers.get("limit") or len(matching)
@@ -237,16 +239,16 @@ class Admin(JournalAdmin):
         try:
             check_media_type(request.headers.get("content-type"), ("application/json",))
         except KlingError as exc:
-            return _error(400, exc.message)
+            return error_response(400, exc.message)
         raw = await _bounded_body(request, _SCENARIO_BODY_LIMIT)
         if raw is None:
-            return _error(400, f"body: larger than {_SCENARIO_BODY_LIMIT} bytes")
+            return error_response(400, f"body: larger than {_SCENARIO_BODY_LIMIT} bytes")
         try:
             scenario = await self.scenarios.add(orjson.loads(raw))
         except orjson.JSONDecodeError:
-            return _error(400, "body: not valid JSON")
+            return error_response(400, "body: not valid JSON")
         except ScenarioError as exc:
-            return _error(400, str(exc))
+            return error_response(400, str(exc))
         return JSONResponse(scenario.to_json(), status_code=201)
 
     async def _clear_scenarios(self, request: Request) -> Response:
@@ -256,7 +258,7 @@ class Admin(JournalAdmin):
     async def _remove_scenario(self, request: Request) -> Response:
         name = request.path_params["name"]
         if not await self.scenarios.remove(name):
-            return _error(404, f"no scenario named {name!r}")
+            return error_response(404, f"no scenario named {name!r}")
         return Response(status_code=204)
 
     async def _reset(self, request: Request) -> Response:
@@ -269,7 +271,7 @@ class Admin(JournalAdmin):
     async def _tasks(self, request: Request) -> Response:
         limit = natural_number(request.query_params.get("limit", "100"))
         if limit is None or not 1 <= limit <= 1000:
-            return _error(400, "query.limit: must be an integer from 1 to 1000")
+            return error_response(400, "query.limit: must be an integer from 1 to 1000")
         return JSONResponse({"tasks": await self._task_items(limit)})
 
     async def _task_items(self, limit: int) -> list[dict[str, Any]] | None:
@@ -286,7 +288,7 @@ async def _bounded_body(request: Request, limit: int) -> bytes | None:
 
 async def _not_served_by_a_proxy(request: Request) -> Response:
     target = f"{request.method} {request.url.path}"
-    return _error(404, f"{target}: a proxy plays no scenarios and holds no tasks (the upstream has its own)")
+    return error_response(404, f"{target}: a proxy plays no scenarios and holds no tasks (the upstream has its own)")
 
 
 def http_error(request: Request, exc: Exception) -> Response:
@@ -308,5 +310,6 @@ def _html(content: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status_code=status_code, headers=_PAGE_HEADERS)
 
 
-def _error(status: int, message: str) -> JSONResponse:
+def error_response(status: int, message: str) -> JSONResponse:
+    """The admin API's refusal, as `AdminError` (openapi/admin.yaml)."""
     return JSONResponse({"error": message}, status_code=status)

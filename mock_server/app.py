@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from .admin import PREFIX as ADMIN_PREFIX
-from .admin import Admin, http_error
+from .admin import Admin, error_response, http_error
 from .auth import BearerAuth
 from .callbacks import CallbackSender
 from .errors import KlingError
@@ -26,7 +26,7 @@ from .handlers import HANDLERS
 from .ids import IdGenerator
 from .journal import DEFAULT_JOURNAL_SIZE
 from .lifecycle import Lifecycle
-from .request_log import RequestLog, RequestLogMiddleware, flushing_lifespan
+from .request_log import KIT_PATHS, RequestLog, RequestLogMiddleware, flushing_lifespan
 from .responses import AnswerResponse, JSONResponse
 from .scenarios import ScenarioBook
 from .service import TaskService
@@ -101,16 +101,19 @@ def create_app(settings: Settings | None = None) -> KlingApp:
     if missing:
         raise RuntimeError(f"the spec names operations the mock does not implement: {sorted(missing)}")
 
-    request_log = RequestLog(ids, access_sink, journal, judge, unjournaled=(ADMIN_PREFIX, "/healthz", "/openapi.yaml"))
+    request_log = RequestLog(ids, access_sink, journal, judge, unjournaled=KIT_PATHS)
 
     def refuse(request: Request, exc: KlingError) -> Response:
         return AnswerResponse(kling.refuse(request.scope["state"], exc))
 
+    def on_admin_api(request: Request) -> bool:
+        """The admin API is not Kling's: its refusals are its own (openapi/admin.yaml), not the envelope."""
+        return settings.admin and request.url.path.startswith(ADMIN_PREFIX)
+
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         """Paths the spec does not have (Kling's own are `KlingApp`'s), and the kit endpoints' wrong methods."""
         assert isinstance(exc, HTTPException)
-        if settings.admin and request.url.path.startswith(ADMIN_PREFIX):
-            # The admin API is not Kling's: its refusals are its own (openapi/admin.yaml), not the envelope.
+        if on_admin_api(request):
             return http_error(request, exc)
         if exc.status_code == 405:
             allowed = (exc.headers or {}).get("Allow", "")
@@ -120,8 +123,8 @@ def create_app(settings: Settings | None = None) -> KlingApp:
     async def on_store_unavailable(request: Request, exc: Exception) -> Response:
         """Redis gone away: 503/5001, in the admin API's shape on its paths; the next request tries again."""
         assert isinstance(exc, StoreUnavailable)
-        if settings.admin and request.url.path.startswith(ADMIN_PREFIX):
-            return JSONResponse({"error": f"service temporarily unavailable: {exc}"}, status_code=503)
+        if on_admin_api(request):
+            return error_response(503, f"service temporarily unavailable: {exc}")
         return refuse(request, unavailable(exc))
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .journal import DEFAULT_JOURNAL_SIZE
+from .proxy_settings import DEFAULT_TIMEOUT_SECONDS
 from .spec import DIALECTS, SpecProblem, dialect_spec
 from .spec_bundle import SpecBundleError
 from .store import DEFAULT_KEY_PREFIX, DEFAULT_MAX_TASKS
@@ -125,7 +126,7 @@ def _build_parser() -> argparse.ArgumentParser:
     contract.add_argument("--base-url", help="the API to test; without it, a mock is started on a free loopback port")
     contract.add_argument(
         "--dialect",
-        choices=["documented", "upstream", "auto"],
+        choices=[*sorted(DIALECTS), "auto"],
         help="the dialect to hold the target to; auto probes which it speaks (default: auto off loopback, "
         "else documented)",
     )
@@ -206,8 +207,6 @@ def _add_spec_arguments(parser: argparse.ArgumentParser, dialect_means: str, spe
 
 
 def _add_proxy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from .proxy import DEFAULT_TIMEOUT_SECONDS
-
     proxy = commands.add_parser(
         "proxy", help="forward to a real Kling backend, judging each request and each answer against the spec"
     )
@@ -340,7 +339,8 @@ def _admin_problem(args: argparse.Namespace) -> str | None:
 
 
 def _proxy(args: argparse.Namespace) -> int:
-    from .proxy import ProxySettings, serve_proxy, upstream_problem
+    from .proxy import serve_proxy, upstream_problem
+    from .proxy_settings import ProxySettings
     from .server import PortUnavailable
 
     spec_path, spec_problem = _spec_to_serve(args.dialect, args.spec)

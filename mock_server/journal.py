@@ -229,24 +229,42 @@ def read_headers(raw: RawHeaders) -> tuple[tuple[str, ...], dict[str, str]]:
         name, credential = _header_name(raw_name)
         value = raw_value.decode("latin-1")
         if credential:
-            words = value.split()
-            if name.endswith("authorization"):
-                found += words[1:] or words
-                value = f"{words[0]} {REDACTED}" if len(words) > 1 else REDACTED
-            else:
-                stripped = value.strip()
-                found += (
-                    [pair.partition("=")[2].strip() for pair in stripped.split(";")] if name == "cookie" else [stripped]
-                )
-                value = REDACTED
+            carried, value = _credential(name, value)
+            found += carried
         else:
             plain.append(name)
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    secrets = tuple([secret for secret in found if len(secret) >= 4])
+    secrets = _secrets(found)
     if secrets:
         for name in dict.fromkeys(plain):
             headers[name] = blank_text(headers[name], secrets)
     return secrets, headers
+
+
+def credentials(raw: RawHeaders) -> tuple[str, ...]:
+    """A request's secrets alone, as `read_headers` finds them, without making its headers' record."""
+    found: list[str] = []
+    for raw_name, raw_value in raw:
+        name, credential = _header_name(raw_name)
+        if credential:
+            found += _credential(name, raw_value.decode("latin-1"))[0]
+    return _secrets(found)
+
+
+def _credential(name: str, value: str) -> tuple[list[str], str]:
+    """What a credential header's value carries, and the value as the journal shows it."""
+    if name.endswith("authorization"):
+        words = value.split()
+        return words[1:] or words, f"{words[0]} {REDACTED}" if len(words) > 1 else REDACTED
+    stripped = value.strip()
+    if name == "cookie":
+        return [pair.partition("=")[2].strip() for pair in stripped.split(";")], REDACTED
+    return [stripped], REDACTED
+
+
+def _secrets(found: list[str]) -> tuple[str, ...]:
+    """The credentials' words that are blanked elsewhere: those of 4 characters or more."""
+    return tuple([secret for secret in found if len(secret) >= 4])
 
 
 def _header_name(raw_name: bytes) -> tuple[str, bool]:

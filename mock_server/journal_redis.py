@@ -4,7 +4,8 @@ Keys, under the backend's prefix:
 
 - `journal`: the entries, a list, oldest first, cut to the last `capacity` (LTRIM). Each is
   `SEQ SINCE JSON\\nBODY`: the sequence number and `since_last_poll_ms` (`-` for none), which the
-  writing script fills in, the entry's other fields as a JSON array, then its body's bytes as kept.
+  writing script fills in, the entry's other fields as a JSON array (in `Entry`'s order), then its
+  body's bytes as kept.
 - `journal-seq`: the sequence, INCRBY'd by each batch; never reset, so entries are never confused
   across clears. Entries are numbered in the order they reach Redis, which across processes is
   their order of answering to within a batch's round trip.
@@ -28,6 +29,7 @@ never written back. A proxy's entries (`upstream`) are not kept here: the proxy 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 from collections import deque
@@ -48,6 +50,13 @@ logger = logging.getLogger("kling_mock.journal")
 _QUEUE_LIMIT = 1000
 # Entries per script call: few round trips, and no call holds Redis for long.
 _BATCH = 100
+# What a record's JSON array holds, in `Entry`'s order: not what the script writes in front (`seq`,
+# `since_last_poll_ms`), the body (after it), nor a proxy's `upstream` (the proxy has no `--store`).
+_STORED = tuple(
+    field.name
+    for field in dataclasses.fields(Entry)
+    if field.name not in {"seq", "since_last_poll_ms", "body", "upstream"}
+)
 
 # KEYS: journal-clears. ARGV: the poll key prefix, then per poll its digest, `at`, and the interval.
 # Returns per poll the milliseconds to the caller's nearest other poll of the task, or -1 for none.
@@ -211,70 +220,20 @@ def _findings(found: list[list[str]]) -> tuple[Finding, ...]:
 
 def _record(entry: Entry) -> bytes:
     """The entry but its `seq` and `since_last_poll_ms`, which the script writes in front."""
+    stored = {name: getattr(entry, name) for name in _STORED}
+    stored["refusal"] = _finding(entry.refusal)
     verdict = entry.verdict
-    fields = [
-        entry.request_id,
-        entry.at,
-        entry.duration_ms,
-        entry.method,
-        entry.path,
-        entry.query,
-        entry.operation_id,
-        entry.caller,
-        entry.headers,
-        entry.body_bytes,
-        entry.body_truncated,
-        entry.status,
-        entry.code,
-        entry.message,
-        _finding(entry.refusal),
-        entry.scenarios,
-        None if verdict is None else [[_finding(f) for f in verdict.errors], [_finding(f) for f in verdict.warnings]],
-    ]
-    return orjson.dumps(fields) + b"\n" + entry.body
+    if verdict is not None:
+        stored["verdict"] = [[_finding(f) for f in verdict.errors], [_finding(f) for f in verdict.warnings]]
+    return orjson.dumps(list(stored.values())) + b"\n" + entry.body
 
 
 def _entry(record: bytes) -> Entry:
     seq, since, rest = record.split(b" ", 2)
     fields, _, body = rest.partition(b"\n")  # JSON escapes every newline it holds
-    (
-        request_id,
-        at,
-        duration_ms,
-        method,
-        path,
-        query,
-        operation_id,
-        caller,
-        headers,
-        body_bytes,
-        body_truncated,
-        status,
-        code,
-        message,
-        refusal,
-        scenarios,
-        verdict,
-    ) = orjson.loads(fields)
-    return Entry(
-        seq=int(seq),
-        request_id=request_id,
-        at=at,
-        duration_ms=duration_ms,
-        method=method,
-        path=path,
-        query=query,
-        operation_id=operation_id,
-        caller=caller,
-        headers=headers,
-        body=body,
-        body_bytes=body_bytes,
-        status=status,
-        code=code,
-        message=message,
-        refusal=None if refusal is None else Finding(*refusal),
-        scenarios=tuple(scenarios),
-        since_last_poll_ms=None if since == b"-" else int(since),
-        body_truncated=body_truncated,
-        verdict=None if verdict is None else Verdict(_findings(verdict[0]), _findings(verdict[1])),
-    )
+    stored = dict(zip(_STORED, orjson.loads(fields), strict=True))
+    refusal, scenarios, verdict = stored["refusal"], stored["scenarios"], stored["verdict"]
+    stored["refusal"] = None if refusal is None else Finding(*refusal)
+    stored["scenarios"] = tuple(scenarios)
+    stored["verdict"] = None if verdict is None else Verdict(_findings(verdict[0]), _findings(verdict[1]))
+    return Entry(seq=int(seq), body=body, since_last_poll_ms=None if since == b"-" else int(since), **stored)

@@ -18,10 +18,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from email.utils import formatdate
 from http.cookiejar import Cookie, CookieJar
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,27 +30,28 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .admin import PREFIX as ADMIN_PREFIX
 from .admin import JournalAdmin, http_error
 from .auth import BearerAuth
 from .errors import BusinessCode, Finding, KlingError
+from .fast_path import method_not_allowed, not_found
 from .ids import IdGenerator
-from .journal import DEFAULT_JOURNAL_SIZE, Journal, UpstreamAnswer, read_headers
+from .journal import Journal, UpstreamAnswer, read_headers
+from .kling_routes import KlingRoutes
+from .proxy_settings import ProxySettings
 from .request_body import natural_number
-from .request_log import RequestLog, RequestLogMiddleware, flushing_lifespan
+from .request_log import KIT_PATHS, RequestLog, RequestLogMiddleware, flushing_lifespan
 from .response_verdicts import ResponseJudge
 from .responses import AnswerResponse, error
 from .server import configure_logging, run_app
-from .spec import DEFAULT_SPEC_PATH, Operation, Spec, load_spec
+from .spec import Operation, Spec, load_spec
 from .urls import shown_url
 from .verdicts import Judge
 
 logger = logging.getLogger("kling_mock")
 
-DEFAULT_TIMEOUT_SECONDS = 30.0
 # An answer larger than this is not passed on (no answer of this API comes near it): 503/5001.
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 _READ_PIECE = 4096
@@ -70,8 +69,6 @@ _HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-# The kit's own endpoints, forwarded but not journaled, as the mock does not journal its own.
-_KIT_PATHS = ("/healthz", "/openapi.yaml")
 # What only the upstream can tell about a request: the verdict takes it from its answer.
 _AUTH_FROM_ANSWER: dict[int, str] = {
     BusinessCode.AUTH_FAILED: "auth-rejected",
@@ -89,20 +86,6 @@ class _NoCookies(CookieJar):
 
     def extract_cookies(self, response: Any, request: Any) -> None:
         pass
-
-
-@dataclass
-class ProxySettings:
-    # The Kling backend to forward to: http(s)://host[:port][/prefix].
-    upstream: str
-    spec_path: Path = DEFAULT_SPEC_PATH
-    # Seconds to wait for the upstream (connecting, sending, each read); past it, 504/5002.
-    timeout: float = DEFAULT_TIMEOUT_SECONDS
-    # Recent exchanges kept with their verdicts; 0 keeps none.
-    journal_size: int = DEFAULT_JOURNAL_SIZE
-    # Serve the admin API under /__admin; with `admin_token`, only to who presents it.
-    admin: bool = False
-    admin_token: str | None = None
 
 
 def upstream_problem(url: str) -> str | None:
@@ -137,7 +120,7 @@ def create_proxy_app(settings: ProxySettings) -> Starlette:
         admin_app = Starlette(routes=admin.routes(), exception_handlers={HTTPException: http_error})
     request_log = Middleware(
         RequestLogMiddleware,
-        log=RequestLog(IdGenerator(), access_sink, journal, judge, unjournaled=(ADMIN_PREFIX, *_KIT_PATHS)),
+        log=RequestLog(IdGenerator(), access_sink, journal, judge, unjournaled=KIT_PATHS),
     )
     dispatch = Middleware(_Dispatch, admin=admin_app, forwarder=forwarder)
     return Starlette(
@@ -191,7 +174,7 @@ class _Forwarder:
         self.client = client
         self.timeout = timeout
         self.auth = BearerAuth()
-        self.routes = [(compile_path(operation.path)[0], operation) for operation in spec.operations]
+        self.routes = KlingRoutes(spec.operations)
         # A request to no operation with a body (a GET, an unknown path) is held up to the largest body the spec allows.
         self.default_limit = max((operation.max_body_bytes for operation in spec.operations), default=1024 * 1024)
 
@@ -217,18 +200,14 @@ class _Forwarder:
 
     def _route(self, method: str, path: str) -> tuple[Operation | None, Finding | None]:
         """The operation a request reaches, or the refusal the mock would answer it with (404/1203, 404/1202)."""
-        wanted = "GET" if method == "HEAD" else method
-        target = f"{method} {path}"
-        allowed = []
-        for pattern, operation in self.routes:
-            if pattern.match(path):
-                if operation.method == wanted:
-                    return operation, None
-                allowed.append(operation.method)
-        if allowed:
-            message = f"{target}: method not allowed, use {', '.join(sorted(allowed))}"
-            return None, Finding("method", "method", message)
-        return None, Finding("unknown-path", "path", f"{target}: no such resource")
+        found = self.routes.match(path)
+        if found is None:
+            return None, not_found(method, path).finding
+        routes = found[0]
+        operation = routes.operation(method)
+        if operation is None:
+            return None, method_not_allowed(method, path, routes.allow).finding
+        return operation, None
 
     async def _exchange(self, request: Request, limit: int) -> tuple[httpx.Response, bytes]:
         """Send the request on; the upstream's answer, its body read whole, or `_NoAnswer`."""

@@ -22,13 +22,17 @@ from typing import Any, BinaryIO
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .admin import PREFIX as ADMIN_PREFIX
 from .ids import IdGenerator, now_ms
-from .journal import JournalStore, Recording, blank_text, read_headers
+from .journal import JournalStore, Recording, blank_text, credentials
 from .verdicts import Judge
 
 # `--log-level info` (the default) turns the access log on; `warning` and above turn it off.
 logger = logging.getLogger("kling_mock.access")
 FLUSH_AFTER_SECONDS = 0.1
+# The kit's own endpoints (the admin API and its page, the health check, the spec), not Kling's: the mock and
+# the proxy answer or forward them without journaling them.
+KIT_PATHS = (ADMIN_PREFIX, "/healthz", "/openapi.yaml")
 
 
 class RequestLog:
@@ -65,7 +69,7 @@ class RequestLog:
         if logger.isEnabledFor(logging.INFO):
             # A token can land anywhere a client puts it, the path included (arguments swapped). No task
             # or route has a token's name, so only a refused request's path can hold one.
-            secrets = read_headers(scope["headers"])[0] if status >= 400 else ()
+            secrets = credentials(scope["headers"]) if status >= 400 else ()
             record = {
                 "request_id": state["request_id"],
                 "method": scope["method"],

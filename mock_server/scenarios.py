@@ -129,11 +129,20 @@ class Scenario:
 
 
 class RateLimits(Protocol):
-    """Token buckets kept outside the scenarios, shared by every process that plays them."""
+    """The scenarios' token buckets: in this process (`MemoryRateLimits`), or shared by every process that
+    plays them (`rate_limits_redis.py`)."""
 
     async def take(self, owner: str, scenarios: Sequence[Scenario]) -> list[int | None]:
         """For each scenario (each has a `rate_limit`), seconds to wait, or None: passed, and counted."""
         ...
+
+
+class MemoryRateLimits:
+    """The buckets kept in each scenario, in this process (`Scenario.rate_limited`)."""
+
+    async def take(self, owner: str, scenarios: Sequence[Scenario]) -> list[int | None]:
+        now = time.monotonic()
+        return [scenario.rate_limited(owner, now) for scenario in scenarios]
 
 
 @dataclass
@@ -211,7 +220,8 @@ class ScenarioBook:
     """The scenarios in play: those of the file given at start, those added through the admin API.
 
     `shared` keeps them elsewhere (Redis), for every process given it; None keeps them in this one.
-    `rate_limits` keeps the rate limits' buckets elsewhere (Redis); None keeps them in each scenario.
+    `rate_limits` keeps the rate limits' buckets elsewhere (Redis); None keeps them in each scenario
+    (`MemoryRateLimits`).
     """
 
     def __init__(
@@ -223,7 +233,7 @@ class ScenarioBook:
         shared: ScenarioList | None = None,
     ) -> None:
         self.spec = spec
-        self._rate_limits = rate_limits
+        self._rate_limits: RateLimits = rate_limits if rate_limits is not None else MemoryRateLimits()
         self._admin = load_spec(ADMIN_SPEC_PATH)
         self._validator = self._admin.validator("#/components/schemas/Scenario")
         properties = self._admin.document["components"]["schemas"]["Scenario"]["properties"]
@@ -305,9 +315,8 @@ class ScenarioBook:
     async def effects(self, operation: Operation, owner: str, header: str | None, prefer: str | None) -> Effects | None:
         """The effects of every scenario that applies to this request, or None when none does.
 
-        Each is counted once against its `times`, and its rate limit (in `rate_limits`, when the book has
-        them: one call for all). Raises `KlingError` (400/1200) for a header naming an unknown scenario or
-        malformed.
+        Each is counted once against its `times`, and against its rate limit in `rate_limits` (one call for
+        all). Raises `KlingError` (400/1200) for a header naming an unknown scenario or malformed.
         """
         scenarios = await self._list.current()
         if not scenarios and header is None and prefer is None:
@@ -317,13 +326,9 @@ class ScenarioBook:
         chosen = await self._list.count_uses(list(dict.fromkeys(chosen)))
         if not chosen:
             return None
-        if self._rate_limits is None:
-            now = time.monotonic()
-            waits = [scenario.rate_limited(owner, now) for scenario in chosen]
-        else:
-            limited = [scenario for scenario in chosen if scenario.rate_limit is not None]
-            taken = iter(await self._rate_limits.take(owner, limited) if limited else ())
-            waits = [next(taken) if scenario.rate_limit is not None else None for scenario in chosen]
+        limited = [scenario for scenario in chosen if scenario.rate_limit is not None]
+        taken = iter(await self._rate_limits.take(owner, limited) if limited else ())
+        waits = [next(taken) if scenario.rate_limit is not None else None for scenario in chosen]
         return self._effects(chosen, waits)
 
     def _effects(self, chosen: list[Scenario], waits: list[int | None]) -> Effects:

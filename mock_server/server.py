@@ -11,6 +11,8 @@ import functools
 import logging
 import socket
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -81,10 +83,14 @@ def run_app(app: ASGIApp, host: str, port: int, note: str, *, date_header: bool 
     `date_header=False` leaves out uvicorn's Date, for an app that passes on another server's.
     """
     sock = bind(host, port)
-    config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="on", server_header=False, date_header=date_header
-    )
+    config = _config(app, date_header=date_header)
     _AnnouncingServer(config, _announcement(sock, note)).run(sockets=[sock])
+
+
+def _config(app: ASGIApp | Callable[[], ASGIApp], **options: Any) -> uvicorn.Config:
+    """uvicorn's settings for every server of the kit: logging and access lines are the kit's own, the lifespan
+    runs (it flushes the access log), and no Server header."""
+    return uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", server_header=False, **options)
 
 
 def _announcement(sock: socket.socket, note: str) -> str:
@@ -111,9 +117,7 @@ def serve(settings: Settings, host: str, port: int, log_level: str = "info", wor
     del app
     sock = bind(host, port)
     factory = functools.partial(_worker_app, settings, log_level)
-    config = uvicorn.Config(
-        factory, factory=True, workers=workers, log_config=None, access_log=False, lifespan="on", server_header=False
-    )
+    config = _config(factory, factory=True, workers=workers)
     supervisor = _AnnouncingSupervisor(config, [sock], _announcement(sock, f"{note}, {workers} workers"))
     with sock:
         supervisor.run()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import orjson
 
+from .lifecycle import FINAL_STEP
 from .redis_backend import RedisBackend
 from .store import Task
 
@@ -32,29 +33,29 @@ _MAX_EVICTIONS = 8
 _HEADER = 33  # step, updated_at, created_at
 
 # KEYS: seq, tasks, task, owner. ARGV: id, record, max_tasks, scan, now, tick_ms, task key prefix,
-# owner key prefix, evictions at most.
+# owner key prefix, evictions at most, the lifecycle's final step.
 _ADD = """
 redis.call('SET', KEYS[3], ARGV[2])
 local seq = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('ZADD', KEYS[2], seq, ARGV[1])
 local excess = math.min(redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3]), tonumber(ARGV[9]))
-local now, tick = tonumber(ARGV[5]), tonumber(ARGV[6])
+local now, tick, final = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[10])
 local function finished(record)
-  if tick == 0 then return tonumber(string.sub(record, 1, 1)) >= 2 end
-  return now - tonumber(string.sub(record, 18, 33)) >= 2 * tick
+  if tick == 0 then return tonumber(string.sub(record, 1, 1)) >= final end
+  return now - tonumber(string.sub(record, 18, 33)) >= final * tick
 end
 for _ = 1, excess do
   local oldest = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[4]) - 1)
   local victim, record = oldest[1], nil
-  for _, id in ipairs(oldest) do
+  for i, id in ipairs(oldest) do
     local candidate = redis.call('GET', ARGV[7] .. id)
+    if i == 1 then record = candidate end
     if not candidate or finished(candidate) then
       victim, record = id, candidate
       break
     end
   end
-  if record == nil then record = redis.call('GET', ARGV[7] .. victim) end
   redis.call('ZREM', KEYS[2], victim)
   if record then
     redis.call('DEL', ARGV[7] .. victim)
@@ -119,6 +120,7 @@ class RedisTaskStore:
             self._task_prefix,
             self._owner_prefix,
             _MAX_EVICTIONS,
+            FINAL_STEP,
         ]
         await self.backend.call(self._add(keys=keys, args=args))
 
