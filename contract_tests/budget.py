@@ -27,8 +27,6 @@ class BillableBudget:
     spent: int = 0
     reserved: int = 0
     not_sent: int = 0
-    # A request that had to be refused created a task beyond the budget: nothing billable is sent any more.
-    overdrawn: bool = False
     # "METHOD URL" of each request that must have been rejected and created a task instead.
     accepted_rejections: list[str] = field(default_factory=list)
 
@@ -39,6 +37,11 @@ class BillableBudget:
     @property
     def limited(self) -> bool:
         return self.limit is not None
+
+    @property
+    def overdrawn(self) -> bool:
+        """A request that had to be refused created a task beyond the budget: nothing billable is sent any more."""
+        return self.limit is not None and self.spent > self.limit
 
     def reserve(self, what: str, must_reject: bool = False) -> None:
         """Take a unit for a request about to be sent, or raise `BudgetSpent` without sending it."""
@@ -56,8 +59,6 @@ class BillableBudget:
         if created is False:
             return
         self.spent += 1
-        if self.limit is not None and self.spent > self.limit:
-            self.overdrawn = True
         if created and must_reject:
             self.accepted_rejections.append(what)
 

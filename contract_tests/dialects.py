@@ -45,12 +45,20 @@ class DialectFinding:
         return text + "."
 
 
+def probe_targets(target: Target, first: str) -> tuple[Target, ...]:
+    """The target as each dialect's probe sees it, with that dialect's own spec, `first` first."""
+    return tuple(
+        replace(target, dialect=dialect, spec_path=dialect_spec(dialect, None))
+        for dialect in (first, other_dialect(first))
+    )
+
+
 def probe(target: Target, first: str) -> DialectFinding:
     """Send each dialect's minimal valid request, `first` first, until one is answered in its own dialect."""
     evidence = []
     telling = 0
-    for dialect in (first, other_dialect(first)):
-        as_dialect = replace(target, dialect=dialect, spec_path=dialect_spec(dialect, None))
+    for as_dialect in probe_targets(target, first):
+        dialect = as_dialect.dialect
         try:
             status, data_keys, description = _ask(as_dialect)
         except BudgetSpent:

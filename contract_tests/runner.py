@@ -35,7 +35,7 @@ from .credentials import (
     Credentials,
     CredentialsMissing,
 )
-from .dialects import probe
+from .dialects import probe, probe_targets
 from .politeness import SharedThrottle, Throttle, describe_rate
 from .report import written_reports
 
@@ -107,32 +107,31 @@ def _run_against(base_url: str, options: RunOptions) -> int:
     spend = "no limit on billable calls" if max_billable is None else f"at most {max_billable} billable call(s)"
     _say(f"budget: {spend}; {describe_rate(rps)}")
     try:
-        dialect_spec(held_to, options.spec_path)
+        spec_path = dialect_spec(held_to, options.spec_path)
     except SpecProblem as exc:
         _say(str(exc))
         return 2
     if options.dry_run:
-        return _dry_run(base_url, dialect, options, max_examples, credentials)
+        return _dry_run(base_url, held_to, spec_path, options, max_examples, credentials)
     unreachable = _unreachable(base_url)
     if unreachable:
         _say(f"cannot reach {base_url}: {unreachable}")
         return 2
     # One throttle for the probe and the suite, which pytest runs in this process.
     throttle = Throttle(rps)
-    probe_target = suite_target.Target(
-        base_url, credentials, dialect_spec(held_to, None), held_to, budget=budget, throttle=throttle
-    )
+    # The probe sets the dialect and its spec for each of its requests.
+    probe_target = suite_target.Target(base_url, credentials, budget=budget, throttle=throttle)
     finding = probe(probe_target, first=held_to)
-    if dialect == AUTO and finding.speaks is not None:
+    if dialect == AUTO and finding.speaks is not None and finding.speaks != held_to:
         held_to = finding.speaks
-    try:
-        dialect_spec(held_to, options.spec_path)
-    except SpecProblem as exc:
-        _say(str(exc))
-        return 2
+        try:
+            spec_path = dialect_spec(held_to, options.spec_path)
+        except SpecProblem as exc:
+            _say(str(exc))
+            return 2
     headline = finding.headline(held_to)
     _say(headline)
-    args = _pytest_args(base_url, held_to, options, max_examples, max_billable, rps, headline)
+    args = _pytest_args(base_url, held_to, spec_path, options, max_examples, max_billable, rps, headline)
     status = int(pytest.main([*args, "--contract-billable-spent", str(budget.spent)], [SharedThrottle(throttle)]))
     suite = suite_target.current()
     _say(headline)
@@ -146,13 +145,13 @@ def _run_against(base_url: str, options: RunOptions) -> int:
 def _pytest_args(
     base_url: str,
     dialect: str,
+    spec_path: Path,
     options: RunOptions,
     max_examples: int | None,
     max_billable: int | None,
     rps: float | None,
     headline: str,
 ) -> list[str]:
-    spec_path = dialect_spec(dialect, options.spec_path)
     args = [str(SUITE_DIR), "--contract-base-url", base_url, "-p", "no:cacheprovider"]
     args += ["--contract-dialect", dialect, "--contract-spec", str(spec_path), *options.extra_pytest_args]
     # The kit's pytest plugin marks mock_server for assertion rewriting, but this process imported it
@@ -175,20 +174,23 @@ def _pytest_args(
 
 
 def _dry_run(
-    base_url: str, dialect: str, options: RunOptions, max_examples: int | None, credentials: Credentials
+    base_url: str,
+    first: str,
+    spec_path: Path,
+    options: RunOptions,
+    max_examples: int | None,
+    credentials: Credentials,
 ) -> int:
     """Say what a run would send, and send nothing: not even the reachability check."""
-    first = suite_target.DOCUMENTED if dialect == AUTO else dialect
     _say("dry run: nothing is sent")
     _say(f"first, the dialect probe (billable): the {first} dialect's minimal request, then, if it fails, the other's:")
-    for name in (first, suite_target.other_dialect(first)):
-        probe_target = suite_target.Target(base_url, credentials, dialect_spec(name, None), name)
+    for probe_target in probe_targets(suite_target.Target(base_url, credentials), first):
         body = json.dumps(probe_target.minimal_example)
-        _say(f"  {name}: POST {probe_target.url(probe_target.create.path)} {body}")
+        _say(f"  {probe_target.dialect}: POST {probe_target.url(probe_target.create.path)} {body}")
     cases = f"up to {max_examples} generated cases" if max_examples else "schemathesis's default number of cases"
     _say(f"then the {first} dialect's suite (or the dialect the probe finds), {cases} per operation:")
     # Nor does it write reports: a report of a run that never was would read as a passed one.
-    args = _pytest_args(base_url, first, replace(options, report_dir=None), max_examples, None, None, "")
+    args = _pytest_args(base_url, first, spec_path, replace(options, report_dir=None), max_examples, None, None, "")
     # The suite wants credentials to configure itself, though it sends nothing here.
     with _environment({} if credentials.api_key != DRY_RUN_KEY else {API_KEY_ENV: DRY_RUN_KEY}):
         return int(pytest.main([*args, "--collect-only", "-q"]))

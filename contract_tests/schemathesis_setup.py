@@ -42,6 +42,6 @@ def excluded_checks(target: Target) -> list[Any]:
     # Against a target that takes any token, a request with a made-up token is rightly accepted.
     # With a budget or a rate cap, `ignored_auth` is out too: it re-sends requests on a transport of its
     # own, around both. The hand-written auth rules (test_rules.py) test the same through the suite's session.
-    if not target.checks_keys or target.budget.limit is not None or target.throttle.rps:
+    if not target.checks_keys or target.budget.limited or target.throttle.rps:
         excluded.append(schemathesis.checks.ignored_auth)
     return excluded

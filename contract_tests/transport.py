@@ -36,7 +36,6 @@ class Exchange:
     request_headers: dict[str, str]
     request_body: bytes
     status: int
-    response_headers: dict[str, str]
     response_body: bytes
 
     def curl(self) -> str:
@@ -87,7 +86,6 @@ class Recorder:
             request_headers={name: self.scrub(_text(value)) for name, value in request.headers.items()},
             request_body=self.scrub(body_bytes.decode("latin-1")).encode("latin-1"),
             status=response.status_code,
-            response_headers={name: self.scrub(value) for name, value in response.headers.items()},
             response_body=self.scrub(response.content[: SHOWN_BODY_BYTES * 4].decode("latin-1")).encode("latin-1"),
         )
         self.last_by_test[self.current] = exchange
@@ -118,9 +116,9 @@ class SuiteSession(requests.Session):
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         method, url = _text(method).upper(), _text(url)
         path = urlsplit(url).path.rstrip("/")
-        what = f"{method} {self.recorder.scrub(path)}"
         billable = (method, path) in self.billable_paths
         if billable:
+            what = f"{method} {self.recorder.scrub(path)}"
             self.budget.reserve(what, self._must_reject)
         # Unknown unless an answer comes: a request lost on its way back may still have created a task.
         created: bool | None = None

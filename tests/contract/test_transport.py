@@ -25,7 +25,6 @@ def exchange(**overrides: object) -> Exchange:
         "request_headers": {"Authorization": "Bearer $KLING_TOKEN", "Content-Type": "application/json"},
         "request_body": b'{"input": {"mode": "it\'s"}}',
         "status": 400,
-        "response_headers": {"content-type": "application/json"},
         "response_body": b'{"code": 1201, "message": "input.mode: bad", "request_id": "x"}',
     }
     fields.update(overrides)
