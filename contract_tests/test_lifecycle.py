@@ -30,7 +30,7 @@ from . import (
     checks,  # noqa: F401  (registers the contract's checks)
     rules,
 )
-from .schemathesis_setup import excluded_checks, load_schema
+from .schemathesis_setup import load_schema
 from .target import current
 
 _target = current()
@@ -55,19 +55,11 @@ _schema = load_schema(_target, "linked-calls")
 # Negative steps in a chain make hypothesis's draws unstable against a server whose state persists.
 _schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE])
 _session = _target.session()
-_excluded = excluded_checks(_target)
 
 
 class LinkedCalls(_schema.as_state_machine()):  # type: ignore[misc]
     def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
         return {"session": _session}
-
-    def validate_response(
-        self, response: Any, case: schemathesis.Case[Any], additional_checks: Any = None, **kwargs: Any
-    ) -> None:
-        case.validate_response(
-            response, additional_checks=additional_checks, excluded_checks=_excluded, transport_kwargs=kwargs
-        )
 
 
 TestLinkedCalls = LinkedCalls.TestCase
