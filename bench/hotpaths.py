@@ -77,8 +77,8 @@ async def call(app: Any, request: Request) -> tuple[int, bytes]:
 def build_app(admin: bool = True) -> Any:
     """The app as `serve --admin --journal-size 1000 --tick-ms 1000` builds it (without `--admin`: no journal),
     its access log on and going to /dev/null."""
-    from mock_server.app import Settings, create_app
-    from mock_server.server import configure_logging
+    from mock_server import Settings, create_app
+    from mock_server.http.serving import configure_logging
 
     configure_logging("info")
     saved = sys.stdout

@@ -45,22 +45,23 @@ def rss_bytes() -> int:
 
 
 async def _fill(tasks: int, traced: bool) -> dict[str, float | int | None]:
-    from mock_server.auth import BearerAuth
-    from mock_server.ids import IdGenerator
-    from mock_server.lifecycle import Lifecycle
-    from mock_server.request_body import parse_json
-    from mock_server.service import TaskService
-    from mock_server.storage import open_store
+    from mock_server.core.clock import SystemClock
+    from mock_server.core.ids import IdGenerator
+    from mock_server.domain import KINDS, Lifecycle, TaskService
+    from mock_server.domain.identify_face import create_task
+    from mock_server.storage import MEMORY, open_backend
+    from mock_server.validation import BearerAuth, parse_json
 
     raw = documented_request(SPEC).body or b""
     header = f"Bearer {TOKEN}"
     lifecycle = Lifecycle(1000)
     # One task more than measured: the first is created before the baseline, so that lazily built things
     # (caches, the first dict slots) are not counted per task.
-    store = open_store(None, tasks + 1, lifecycle)
-    service = TaskService(store, IdGenerator(), lifecycle)
+    clock = SystemClock()
+    store = open_backend(MEMORY, tasks + 1, lifecycle, clock).tasks
+    service = TaskService(store, KINDS, IdGenerator(), lifecycle, clock)
     auth = BearerAuth()
-    await service.create(auth.authenticate(header), parse_json(raw, 32))
+    await create_task(service, auth.authenticate(header), parse_json(raw, 32), None)
     gc.collect()
     if traced:
         tracemalloc.start()
@@ -68,7 +69,7 @@ async def _fill(tasks: int, traced: bool) -> dict[str, float | int | None]:
     rss_before = rss_bytes()
     started = time.perf_counter()
     for _ in range(tasks):
-        await service.create(auth.authenticate(header), parse_json(raw, 32))
+        await create_task(service, auth.authenticate(header), parse_json(raw, 32), None)
     seconds = time.perf_counter() - started
     gc.collect()
     rss_after = rss_bytes()

@@ -1,6 +1,6 @@
 """From rounds to the report: medians, every figure's ratio to the ceiling, the targets, the Markdown.
 
-Pure: nothing here measures, so `tests/test_bench.py` can check it on made-up numbers.
+Pure: nothing here measures, so `tests/bench/test_bench.py` can check it on made-up numbers.
 """
 
 from __future__ import annotations

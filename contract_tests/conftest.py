@@ -41,7 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--contract-dialect",
         choices=[target.DOCUMENTED, target.UPSTREAM],
         default=target.DOCUMENTED,
-        help="the dialect the target is held to (CONTRACT.md sections 1 and 4)",
+        help="the dialect the target is held to (docs/contract.md, Which dialect answers where)",
     )
     group.addoption(
         "--contract-any-token",

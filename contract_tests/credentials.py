@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import jwt
 
-from mock_server.auth import JWT_ALGORITHM
+from mock_server.validation import JWT_ALGORITHM
 
 API_KEY_ENV = "KLING_API_KEY"
 # A second caller's key, optional: with it, the suite checks that callers cannot see each other's tasks.

@@ -1,4 +1,4 @@
-"""Which of CONTRACT.md's dialects a target speaks, found out with one minimal request of each.
+"""Which of the contract's dialects a target speaks, found out with one minimal request of each.
 
 The documented dialect (section 1) creates a task; the upstream one (section 4) answers faces at
 once. A dialect is spoken when its minimal valid request gets a success of its shape: a `task_id`,
@@ -20,7 +20,7 @@ from mock_server.spec import dialect_spec
 from .budget import BudgetSpent
 from .target import DOCUMENTED, UPSTREAM, Target, other_dialect
 
-_SECTIONS = {DOCUMENTED: "CONTRACT.md section 1, a task to poll", UPSTREAM: "CONTRACT.md section 4, faces at once"}
+_SECTIONS = {DOCUMENTED: "docs/contract.md, a task to poll", UPSTREAM: "docs/contract.md, faces at once"}
 # What a success's `data` holds in each dialect.
 _SHAPES = {DOCUMENTED: frozenset({"task_id"}), UPSTREAM: frozenset({"face_data", "face_list", "session_id"})}
 # Refusals about the request's shape: the target understood enough of the request to judge it.

@@ -2,7 +2,7 @@
 
 Both the schemathesis checks (`checks.py`) and the hand-written tests (`test_rules.py`) apply
 them, so each rule is written once. Each raises `AssertionError` with a message that says which
-rule of CONTRACT.md the response broke.
+rule of the contract (docs/contract.md) the response broke.
 """
 
 from __future__ import annotations

@@ -20,10 +20,10 @@ from xml.sax.saxutils import escape as xml_escape
 import pytest
 import requests
 
-from mock_server.journal import secret_spellings
-from mock_server.process import MockProcess, MockProcessError
+from mock_server.client.process import MockProcess, MockProcessError
+from mock_server.core.secrets import secret_spellings
+from mock_server.core.urls import is_loopback
 from mock_server.spec import DIALECTS, SpecProblem, dialect_spec
-from mock_server.urls import is_loopback
 
 from . import target as suite_target
 from .budget import BillableBudget

@@ -37,7 +37,7 @@ class Target:
     base_url: str
     credentials: Credentials
     spec_path: Path = DEFAULT_SPEC_PATH
-    # Which of CONTRACT.md's dialects the suite holds the target to (section 1, or section 4).
+    # Which of the contract's dialects the suite holds the target to (docs/contract.md).
     dialect: str = DOCUMENTED
     max_examples: int = 200
     # False for a target that accepts any non-empty token (`kling-mock serve` without --keys).

@@ -1,6 +1,6 @@
 """The contract's rules of both dialects, tested one by one with requests written by hand.
 
-Generated cases explore; these pin down what CONTRACT.md says outright: the documented example
+Generated cases explore; these pin down what docs/contract.md says outright: the documented example
 succeeds, auth failures carry their codes, a wrong method is 404/1202, malformed bodies are 1200.
 """
 
@@ -96,7 +96,7 @@ def test_wrong_content_type_is_400_1200(http: SuiteSession, content_type: str) -
 
 
 def test_content_type_with_charset_is_accepted(http: SuiteSession) -> None:
-    """CONTRACT.md section 1: `application/json; charset=utf-8` is fine."""
+    """docs/contract.md, "Create an identify-face task": `application/json; charset=utf-8` is fine."""
     headers = {**target.auth_headers, "Content-Type": "application/json; charset=utf-8"}
     status, body = send(http, "POST", create_path, headers=headers, json=primary)
     assert status == 200, body

@@ -1,4 +1,5 @@
-"""The documented dialect's own rules (CONTRACT.md sections 1 and 3): each field, tasks and their owners."""
+"""The documented dialect's own rules (docs/contract.md, "Create an identify-face task" and "Following a task"):
+each field, tasks and their owners."""
 
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def _without(*keys: str) -> dict[str, Any]:
     ],
 )
 def test_each_field_rule_is_400_1201(http: SuiteSession, field: str, value: dict[str, Any]) -> None:
-    """Every field rule of CONTRACT.md section 1, broken alone on the documented example, is 400/1201 naming it."""
+    """Every field rule of the create call, broken alone on the documented example, is 400/1201 naming it."""
     status, body = create(http, {"input": value}, refused=True)
     assert (status, body["code"]) == (400, 1201), body
     assert field in body["message"], f"the message must name {field}: {body['message']!r}"
@@ -92,7 +93,7 @@ def test_query_of_an_unknown_task_is_404_1203(http: SuiteSession) -> None:
 
 
 def test_another_callers_task_is_404_1203_and_never_listed(http: SuiteSession) -> None:
-    """CONTRACT.md section 3: a task belongs to the caller that created it."""
+    """docs/contract.md, "Following a task": a task belongs to the caller that created it."""
     if not target.second_token:
         pytest.skip("set KLING_API_KEY_2 to a second caller's key to test ownership")
     status, body = create(http, primary)
@@ -107,8 +108,8 @@ def test_another_callers_task_is_404_1203_and_never_listed(http: SuiteSession) -
 
 
 def test_a_task_moves_only_forward_to_its_end(http: SuiteSession) -> None:
-    """CONTRACT.md section 3 on one task, for a billable call: the lifecycle machines' work when the budget is
-    small. A task still running after the last poll is no failure: the provider may be slow."""
+    """docs/contract.md, "Following a task", on one task, for a billable call: the lifecycle machines' work when
+    the budget is small. A task still running after the last poll is no failure: the provider may be slow."""
     status, body = create(http, primary)
     assert status == 200, body
     task_id = body["data"]["task_id"]

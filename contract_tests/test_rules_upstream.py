@@ -1,4 +1,4 @@
-"""The upstream dialect's own rules (CONTRACT.md section 4): exactly one video source, at the top level."""
+"""The synchronous dialect's own rules (docs/contract.md): exactly one video source, at the top level."""
 
 from __future__ import annotations
 

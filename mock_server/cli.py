@@ -8,18 +8,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .core.environment import ACCESS_KEY_ENV, ADMIN_TOKEN_ENV, KEYS_ENV, SECRET_KEY_ENV
+from .core.errors import StoreUnreachable
+from .http.serving import PortUnavailable
 from .journal import DEFAULT_JOURNAL_SIZE
-from .proxy_settings import DEFAULT_TIMEOUT_SECONDS
-from .spec import DIALECTS, SpecProblem, dialect_spec
-from .spec_bundle import SpecBundleError
-from .store import DEFAULT_KEY_PREFIX, DEFAULT_MAX_TASKS
-from .verify import ADMIN_TOKEN_ENV
-
-KEYS_ENV = "KLING_MOCK_KEYS"
-# One access/secret key pair from the environment, so that the secret need not show in a process list.
-ACCESS_KEY_ENV = "KLING_MOCK_ACCESS_KEY"
-SECRET_KEY_ENV = "KLING_MOCK_SECRET_KEY"
-_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+from .proxy.settings import DEFAULT_TIMEOUT_SECONDS, ProxySettings
+from .settings import DEFAULT_HOST, DEFAULT_PORT, Settings
+from .spec import DIALECTS, SpecBundleError, SpecProblem, dialect_spec
+from .storage import DEFAULT_KEY_PREFIX, DEFAULT_MAX_TASKS, MEMORY, StateFileError, sqlite_url
 
 
 def _non_negative(text: str) -> int:
@@ -100,8 +96,8 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--store",
         metavar="URL",
-        help="keep tasks, the journal, scenarios and rate limits in this Redis, redis://HOST:PORT/DB: every worker "
-        "and mock given it is one backend",
+        help="where state lives: memory (the default), sqlite:///FILE (as --state FILE), or redis://HOST:PORT/DB, "
+        "which keeps tasks, the journal, scenarios and rate limits for every worker and mock given it",
     )
     serve.add_argument(
         "--store-prefix",
@@ -114,6 +110,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "--workers", type=_positive, default=1, metavar="N", help="serve with N processes; above 1 needs --store"
     )
     _add_spec_arguments(serve, "what the mock speaks", "its operations decide what the mock answers")
+    serve.add_argument(
+        "--relax-decisions",
+        action="store_true",
+        help="accept whatever the contract allows: the kit's own decisions where the contract is silent (http(s)-only "
+        "URLs, non-empty optional strings, body limits, ...) are not enforced",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     _add_admin_arguments(
         serve, "serve the admin API and page under /__admin: journal, verdicts, scenarios (openapi/admin.yaml)"
@@ -168,12 +170,17 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _add_address_arguments(parser: argparse.ArgumentParser) -> None:
     """Where a server (`serve`, `proxy`) listens: loopback by default."""
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on, 0 for any free one (default: 8000)")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port to listen on, 0 for any free one (default: {DEFAULT_PORT})",
+    )
 
 
 def _add_admin_arguments(parser: argparse.ArgumentParser, admin_help: str) -> None:
-    """A server's admin API and journal (`serve`, `proxy`), which `_admin_problem` checks."""
+    """A server's admin API and journal (`serve`, `proxy`), which their settings check."""
     parser.add_argument("--admin", action="store_true", help=admin_help)
     parser.add_argument(
         "--admin-token",
@@ -236,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "proxy":
         return _proxy(args)
     if args.command == "verify":
-        from .verify import run_verify
+        from .client.verify import run_verify
 
         return run_verify(args.base_url, args.admin_token, args.format, args.output, args.fail_on_warnings)
     from contract_tests.runner import RunOptions, run_contract
@@ -257,45 +264,44 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .app import Settings
     from .scenarios import ScenarioError, read_scenario_file
-    from .server import PortUnavailable, WorkersFailed, serve
-    from .store import StoreUnreachable
-    from .store_sqlite import StateFileError
+    from .server import WorkersFailed, serve
 
     problem = None
-    if args.seed is not None and args.state is not None:
-        # A seeded mock draws the same ids at each start: they would collide with the tasks kept.
-        problem = "--seed and --state do not mix: a seeded mock repeats its task ids"
-    else:
-        problem = _admin_problem(args) or _store_problem(args)
+    if args.store is not None and args.state is not None:
+        problem = "--store and --state do not mix: tasks live in one place"
     key_pairs, pairing_problem = _key_pairs(args.access_key, args.secret_key)
-    problem = problem or pairing_problem
     spec_path, spec_problem = _spec_to_serve(args.dialect, args.spec)
-    problem = problem or spec_problem
+    try:
+        scenarios = read_scenario_file(args.scenarios) if args.scenarios else ()
+    except ScenarioError as exc:
+        scenarios, problem = (), problem or str(exc)
+    settings = Settings(
+        spec_path=spec_path,
+        relax_decisions=args.relax_decisions,
+        host=args.host,
+        port=args.port,
+        keys=tuple(key.strip() for key in args.keys.split(",") if key.strip()),
+        key_pairs=key_pairs,
+        tick_ms=args.tick_ms,
+        seed=args.seed,
+        callback_allow_hosts=tuple(args.callback_allow_host),
+        max_tasks=args.max_tasks,
+        store=args.store or (sqlite_url(args.state) if args.state is not None else MEMORY),
+        store_prefix=args.store_prefix,
+        workers=args.workers,
+        journal_size=args.journal_size,
+        admin=args.admin,
+        admin_token=args.admin_token,
+        scenarios=scenarios,
+        log_level=args.log_level,
+    )
+    problem = problem or pairing_problem or spec_problem or settings.problem()
     if problem:
         print(f"kling-mock: {problem}", file=sys.stderr)
         return 2
-    keys = tuple(key.strip() for key in args.keys.split(",") if key.strip())
     try:
-        scenarios = read_scenario_file(args.scenarios) if args.scenarios else ()
-        settings = Settings(
-            spec_path=spec_path,
-            keys=keys,
-            key_pairs=key_pairs,
-            tick_ms=args.tick_ms,
-            seed=args.seed,
-            callback_allow_hosts=tuple(args.callback_allow_host),
-            max_tasks=args.max_tasks,
-            state_path=args.state,
-            redis_url=args.store,
-            redis_prefix=args.store_prefix,
-            journal_size=args.journal_size,
-            admin=args.admin,
-            admin_token=args.admin_token,
-            scenarios=scenarios,
-        )
-        serve(settings, args.host, args.port, args.log_level, args.workers)
+        serve(settings)
     except PortUnavailable as exc:
         hint = "Is another server running there? Choose another with --port (make run PORT=...)."
         print(f"kling-mock: {exc}. {hint}", file=sys.stderr)
@@ -306,58 +312,27 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with `--store` and `--workers` as given to `serve`, if anything."""
-    if args.store is not None:
-        from .redis_backend import url_problem  # loads the Redis client: only for a mock that uses it
-
-        if problem := url_problem(args.store):
-            return problem
-        if args.state is not None:
-            return "--store and --state do not mix: tasks live in one place"
-        if args.seed is not None:
-            # Every process given the seed would draw the same ids, and so would the next start.
-            return "--seed and --store do not mix: seeded mocks would repeat each other's task ids"
-    if args.workers > 1:
-        if args.state is not None:
-            return "--workers above 1 cannot share --state's SQLite file: use --store redis://HOST:PORT/DB"
-        if args.store is None:
-            return (
-                "--workers above 1 needs --store redis://HOST:PORT/DB: with tasks in memory each worker would "
-                "hold its own, and a task created through one would be unknown to the next"
-            )
-    return None
-
-
-def _admin_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with `--admin` as given to `serve` or `proxy`, if anything."""
-    if args.admin and args.host not in _LOOPBACK_HOSTS and not args.admin_token:
-        return f"--admin on {args.host}, beyond loopback, needs --admin-token (or ${ADMIN_TOKEN_ENV})"
-    if args.admin and not args.journal_size:
-        return "--admin needs a journal: --journal-size must be 1 or more"
-    return None
-
-
 def _proxy(args: argparse.Namespace) -> int:
-    from .proxy import serve_proxy, upstream_problem
-    from .proxy_settings import ProxySettings
-    from .server import PortUnavailable
+    from .proxy.app import serve_proxy
 
     spec_path, spec_problem = _spec_to_serve(args.dialect, args.spec)
-    problem = upstream_problem(args.upstream) or _admin_problem(args) or spec_problem
-    if problem:
-        print(f"kling-mock: {problem}", file=sys.stderr)
-        return 2
     settings = ProxySettings(
         upstream=args.upstream,
         spec_path=spec_path,
+        host=args.host,
+        port=args.port,
         timeout=args.timeout,
         journal_size=args.journal_size,
         admin=args.admin,
         admin_token=args.admin_token,
+        log_level=args.log_level,
     )
+    problem = settings.problem() or spec_problem
+    if problem:
+        print(f"kling-mock: {problem}", file=sys.stderr)
+        return 2
     try:
-        serve_proxy(settings, args.host, args.port, args.log_level)
+        serve_proxy(settings)
     except PortUnavailable as exc:
         print(f"kling-mock: {exc}. Is another server running there? Choose another with --port.", file=sys.stderr)
         return 2
@@ -386,6 +361,43 @@ def _key_pairs(access_keys: list[str], secret_keys: list[str]) -> tuple[tuple[tu
         # Names only: a message about keys must not print them.
         return (), "each --access-key needs its --secret-key, in the same order, neither empty"
     return tuple(zip(access_keys, secret_keys, strict=True)), None
+
+
+def reference() -> str:
+    """The command line as docs/cli.md shows it: each command, each option with its help (a test keeps them equal).
+
+    `python -c "from mock_server.cli import reference; print(reference(), end='')" > docs/cli.md` writes it.
+    """
+    parser = _build_parser()
+    lines = [
+        "# Command line",
+        "",
+        "<!-- Made by mock_server.cli.reference() from the parser itself; a test keeps this page equal to it. -->",
+        "",
+        f"`kling-mock`: {parser.description or ''} `python -m mock_server` is the same command.",
+        "Flags that take secrets read them from the environment too, so that they stay out of the",
+        "process list. Every command exits 0 when it did what it was asked, 2 when it could not start (saying why).",
+    ]
+    commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    helps = {choice.dest: choice.help for choice in commands._choices_actions}
+    for name, command in commands.choices.items():
+        said = helps.get(name) or ""
+        lines += ["", f"## `kling-mock {name}`", "", f"{said[:1].upper()}{said[1:]}.", ""]
+        lines += ["| option | what |", "| --- | --- |"]
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            spelled = ", ".join(
+                f"`{flag}{'' if action.nargs == 0 else ' ' + (action.metavar or action.dest.upper())}`"
+                for flag in action.option_strings
+            )
+            said = (action.help or "").replace("|", "\\|")
+            if action.choices:
+                said = (said + "; " if said else "") + "one of " + ", ".join(f"`{choice}`" for choice in action.choices)
+            if action.required:
+                said += " (required)"
+            lines.append(f"| {spelled} | {said} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

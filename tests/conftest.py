@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from mock_server.process import MockProcess
-
-from .support import CREATE_PATH, TOKEN
+from mock_server.client.process import MockProcess
+from tests.support import CREATE_PATH, TOKEN
 
 __all__ = ["CREATE_PATH", "TOKEN"]
 

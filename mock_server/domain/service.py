@@ -1,0 +1,127 @@
+"""The work common to every kind of task: ids, the lifecycle, callbacks, ownership, and rendering a task as
+Kling's query answers it."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from typing import Any
+
+from ..core import rules
+from ..core.callers import caller_fingerprint
+from ..core.clock import Clock
+from ..core.errors import BusinessCode, KlingError
+from ..core.ids import IdGenerator
+from .callbacks import CallbackSender
+from .lifecycle import FAILED, FINAL_STEP, PROCESSING, Lifecycle
+from .tasks import Outcome, Task, TaskKind, TaskStore
+
+SCENARIO_FAILURE = Outcome(succeeded=False, message="the task failed (scenario)")
+
+
+def not_found(task_id: str) -> KlingError:
+    """Another caller's task is as unknown as a task that never was: its existence is not told."""
+    return KlingError(
+        BusinessCode.NOT_FOUND, f"task {task_id}: no such task", rule=rules.UNKNOWN_TASK, path="path.task_id"
+    )
+
+
+class TaskService:
+    def __init__(
+        self,
+        store: TaskStore,
+        kinds: Iterable[TaskKind],
+        ids: IdGenerator,
+        lifecycle: Lifecycle,
+        clock: Clock,
+        callbacks: CallbackSender | None = None,
+    ) -> None:
+        self.store = store
+        self.kinds = {kind.name: kind for kind in kinds}
+        self.ids = ids
+        self.lifecycle = lifecycle
+        self.clock = clock
+        self.callbacks = callbacks
+
+    async def create(
+        self,
+        kind: TaskKind,
+        owner: str,
+        payload: str,
+        callback_url: str | None = None,
+        fate: str | None = None,
+        external_id: str | None = None,
+    ) -> dict[str, Any]:
+        now = self.clock.now_ms()
+        task = Task(
+            self.ids.new(), kind.name, owner, now, now, payload, callback_url, fate=fate, external_id=external_id
+        )
+        await self.store.add(task)
+        self._call_back_on_create(task, now)
+        return self.render(task, now)
+
+    async def get(self, kind: TaskKind, owner: str, task_id: str) -> dict[str, Any]:
+        task = await self.store.get(task_id)
+        if task is None or task.owner != owner or task.kind != kind.name:
+            raise not_found(task_id)
+        now = self.clock.now_ms()
+        if self._last_step(task) > task.step and self.lifecycle.on_poll(task, now):
+            await self.store.update(task)
+            if task.callback_url and self.callbacks:
+                self.callbacks.send(task.callback_url, self.render(task, now))
+        return self.render(task, now)
+
+    async def list(self, kind: TaskKind, owner: str, page_num: int, page_size: int) -> list[dict[str, Any]]:
+        now = self.clock.now_ms()
+        tasks = await self.store.list_owned(owner, kind.name, (page_num - 1) * page_size, page_size)
+        return [self.render(task, now) for task in tasks]
+
+    async def recent(self, limit: int) -> builtins.list[tuple[str, dict[str, Any]]]:
+        """Everyone's latest tasks, each with its caller's fingerprint, for the admin API."""
+        now = self.clock.now_ms()
+        return [(caller_fingerprint(task.owner), self.render(task, now)) for task in await self.store.recent(limit)]
+
+    @staticmethod
+    def _last_step(task: Task) -> int:
+        """How far the task may go: a task a scenario holds in `processing` stops at step 1."""
+        return 1 if task.fate == PROCESSING else FINAL_STEP
+
+    def _call_back_on_create(self, task: Task, now: int) -> None:
+        """Announce `submitted` now and, when time drives the lifecycle, each later status at its time."""
+        if not (task.callback_url and self.callbacks):
+            return
+        self.callbacks.send(task.callback_url, self.render(task, now))
+        tick = self.lifecycle.tick_ms
+        if tick > 0:
+            for step in range(1, self._last_step(task) + 1):
+                at = task.created_at + step * tick
+                self.callbacks.send(task.callback_url, self.render(task, at), delay=(at - now) / 1000)
+
+    async def aclose(self) -> None:
+        """Stop pending callbacks (the store is its backend's to close)."""
+        if self.callbacks:
+            await self.callbacks.aclose()
+
+    def render(self, task: Task, now: int) -> dict[str, Any]:
+        """The task as the query returns it, as of `now`.
+
+        Its outcome is only looked at once it is final: until then the status does not depend on it.
+        """
+        step, updated_at = self.lifecycle.current(task, now)
+        if step > self._last_step(task):
+            step = self._last_step(task)
+            updated_at = task.created_at + step * self.lifecycle.tick_ms
+        outcome = None
+        if step >= FINAL_STEP:
+            outcome = SCENARIO_FAILURE if task.fate == FAILED else self.kinds[task.kind].outcome(task)
+        data: dict[str, Any] = {
+            "task_id": task.task_id,
+            "task_status": self.lifecycle.status(step, outcome is None or outcome.succeeded),
+            "created_at": task.created_at,
+            "updated_at": updated_at,
+        }
+        if outcome is not None and outcome.succeeded:
+            data["task_result"] = outcome.result
+        elif outcome is not None:
+            data["task_status_msg"] = outcome.message
+        return data
