@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import rules
-from .target import current
+from .observations import Observation
+from .target import Target, current
 from .transport import SuiteSession
 
 target = current()
@@ -37,3 +38,10 @@ def create(
     if headers is None:
         headers = {**target.auth_headers, **JSON}
     return send(http, "POST", create_path, refused, headers=headers, json=body, **kw)
+
+
+def observe(on: Target, decision: str, request: str, status: int, body: dict[str, Any]) -> None:
+    """Note what the target did with a request that breaks only one of the kit's decisions."""
+    says = on.decisions[decision].says if decision in on.decisions else ""
+    code = body.get("code") if isinstance(body.get("code"), int) else None
+    on.observations.add(Observation(decision, says, request, status, code))

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from mock_server.spec import DEFAULT_SPEC_PATH
 
@@ -17,6 +18,7 @@ from .budget import BillableBudget
 from .credentials import Credentials, CredentialsMissing
 from .politeness import suite_throttle
 from .report import DriftReport
+from .strictness import AUTO, LEVELS, chosen
 from .transport import SuiteSession
 
 # The hand-written rules first, then the lifecycle, then generated cases: a small budget goes to the
@@ -25,6 +27,7 @@ _MODULE_ORDER = (
     "test_rules.py",
     "test_rules_documented.py",
     "test_rules_upstream.py",
+    "test_decisions.py",
     "test_lifecycle.py",
     "test_schema.py",
 )
@@ -56,6 +59,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--contract-rps", type=float, help="at most this many requests per second (default: no limit)")
     group.addoption("--contract-report-dir", type=Path, help="write drift-report.md here")
+    group.addoption(
+        "--contract-strictness",
+        choices=[*LEVELS, AUTO],
+        default=AUTO,
+        help="full: every decision of the kit's spec; contract: the contract alone, decisions observed; auto: full "
+        "for the kit's own mock, else contract (default)",
+    )
     group.addoption("--contract-dialect-finding", default="", help="what a probe found out about the target's dialect")
 
 
@@ -68,6 +78,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except CredentialsMissing as exc:
         raise pytest.UsageError(f"the contract suite needs credentials: {exc}") from None
     report_dir = config.getoption("--contract-report-dir")
+    throttle = suite_throttle(config.pluginmanager.get_plugins(), config.getoption("--contract-rps"))
+    with requests.Session() as probing:
+        strictness = chosen(config.getoption("--contract-strictness"), base_url, probing)
     suite_target = target.Target(
         base_url=base_url,
         credentials=credentials,
@@ -78,8 +91,9 @@ def pytest_configure(config: pytest.Config) -> None:
         budget=BillableBudget(
             config.getoption("--contract-max-billable"), spent=config.getoption("--contract-billable-spent")
         ),
-        throttle=suite_throttle(config.pluginmanager.get_plugins(), config.getoption("--contract-rps")),
+        throttle=throttle,
         report_dir=report_dir,
+        strictness=strictness,
     )
     target.configure(suite_target)
     if report_dir is not None:

@@ -77,12 +77,19 @@ class DriftReport:
             f"**Result: {verdict}**: {len(failed)} of {len(self.results)} rules broken, {skipped} skipped. "
             f"Target `{self.target.base_url}`, held to the {self.target.dialect} dialect.",
             "",
+            self.target.strictness.headline(),
+            "",
             f"- Budget: {self.target.budget.summary()}.",
             f"- Politeness: {describe_rate(throttle.rps)}; {throttle.backoffs} backoff(s) after 429.",
             f"- Authentication: {self.target.credentials.kind}.",
         ]
         for what in self.target.budget.accepted_rejections:
             lines.append(f"- Finding: `{what}` must have been rejected, and created a billable task.")
+        observed = self.target.observations.lines()
+        if observed:
+            lines += ["", "## Decisions observed", ""]
+            lines += ["Where the contract is silent, what the target does (never a failure):", ""]
+            lines += [f"- {line}" for line in observed]
         lines += ["", "| rule | result |", "|---|---|"]
         lines += [f"| `{rule}` | {result.outcome} |" for rule, result in self.results.items()]
         if failed:

@@ -38,6 +38,8 @@ from .credentials import (
 from .dialects import probe, probe_targets
 from .politeness import SharedThrottle, Throttle, describe_rate
 from .report import written_reports
+from .strictness import AUTO as AUTO_STRICTNESS
+from .strictness import CONTRACT, chosen
 
 SUITE_DIR = Path(__file__).resolve().parent
 AUTO = "auto"
@@ -60,6 +62,10 @@ class RunOptions:
     spec_path: Path | None = None
     any_token: bool = False
     dry_run: bool = False
+    # full, contract, or auto: full for the kit's own mock, contract for any other target (strictness.py).
+    strictness: str = AUTO_STRICTNESS
+    # Hypothesis's seed, to repeat a run's generated cases; None: a new seed each run.
+    seed: int | None = None
     extra_pytest_args: tuple[str, ...] = ()
 
 
@@ -131,10 +137,16 @@ def _run_against(base_url: str, options: RunOptions) -> int:
             return 2
     headline = finding.headline(held_to)
     _say(headline)
+    with probe_target.session() as session:
+        strictness = chosen(options.strictness, base_url, session)
+    _say(strictness.headline())
     args = _pytest_args(base_url, held_to, spec_path, options, max_examples, max_billable, rps, headline)
-    status = int(pytest.main([*args, "--contract-billable-spent", str(budget.spent)], [SharedThrottle(throttle)]))
+    args += ["--contract-billable-spent", str(budget.spent), "--contract-strictness", strictness.level]
+    status = int(pytest.main(args, [SharedThrottle(throttle)]))
     suite = suite_target.current()
     _say(headline)
+    for line in suite.observations.lines():
+        _say(line)
     _say(suite.budget.summary())
     if options.report_dir is not None:
         _scrub_reports(options.report_dir, suite.credentials)
@@ -170,6 +182,8 @@ def _pytest_args(
         args += ["--junitxml", str(options.report_dir / "junit.xml")]
     if options.any_token:
         args.append("--contract-any-token")
+    if options.seed is not None:
+        args.append(f"--hypothesis-seed={options.seed}")
     return args
 
 
@@ -189,8 +203,14 @@ def _dry_run(
         _say(f"  {probe_target.dialect}: POST {probe_target.url(probe_target.create.path)} {body}")
     cases = f"up to {max_examples} generated cases" if max_examples else "schemathesis's default number of cases"
     _say(f"then the {first} dialect's suite (or the dialect the probe finds), {cases} per operation:")
+    _say(
+        "the strictness: "
+        + (options.strictness if options.strictness != AUTO_STRICTNESS else "auto, decided by GET /openapi.yaml")
+    )
     # Nor does it write reports: a report of a run that never was would read as a passed one.
     args = _pytest_args(base_url, first, spec_path, replace(options, report_dir=None), max_examples, None, None, "")
+    level = options.strictness if options.strictness != AUTO_STRICTNESS else CONTRACT
+    args += ["--contract-strictness", level]
     # The suite wants credentials to configure itself, though it sends nothing here.
     with _environment({} if credentials.api_key != DRY_RUN_KEY else {API_KEY_ENV: DRY_RUN_KEY}):
         return int(pytest.main([*args, "--collect-only", "-q"]))

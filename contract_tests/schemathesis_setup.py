@@ -1,7 +1,8 @@
-"""The schemathesis schema both generated suites use: the target's spec, its base URL and its credentials.
+"""The schemathesis schema the generated suites use: a view of the target's spec, its base URL, its credentials.
 
-Loaded from the spec as the mock loads it (`Spec.document`, external references bundled), with the
-suite's session and token, so that generated cases obey the same budget and rate as the rest.
+Loaded from the spec as the mock loads it (`Spec.document`, external references bundled), in the view the
+target is held to (`Target.positive_document`, `Target.negative_document`), with the suite's session and token,
+so that generated cases obey the same budget and rate as the rest.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from schemathesis.schemas import BaseSchema
 from .target import CONFIG_PATH, Target
 
 
-def load_schema(target: Target, cassette: str) -> BaseSchema:
-    """The schema, configured; `cassette` names schemathesis's own record of the cases, for replay."""
-    schema = schemathesis.openapi.from_dict(target.spec.document, config=schemathesis.Config.from_path(CONFIG_PATH))
+def load_schema(target: Target, cassette: str, document: dict[str, Any]) -> BaseSchema:
+    """The schema of `document` (a view of the target's spec), configured; `cassette` names schemathesis's own
+    record of the cases, for replay."""
+    schema = schemathesis.openapi.from_dict(document, config=schemathesis.Config.from_path(CONFIG_PATH))
     schema.config.update(base_url=target.base_url)
 
     # A provider, not a fixed header: a JWT is renewed before it expires, however long the run.

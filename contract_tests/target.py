@@ -13,10 +13,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mock_server.spec import DEFAULT_SPEC_PATH, DIALECTS, Operation, Spec, load_spec
+from mock_server.spec.decisions import Decision, catalog, contract_view, scoped
 
 from .budget import BillableBudget
 from .credentials import Credentials
+from .observations import Observations
 from .politeness import Throttle
+from .strictness import FULL, Strictness
 from .transport import Recorder, SuiteSession
 
 CONFIG_PATH = Path(__file__).resolve().parent / "schemathesis.toml"
@@ -45,6 +48,9 @@ class Target:
     budget: BillableBudget = field(default_factory=BillableBudget)
     throttle: Throttle = field(default_factory=lambda: Throttle(None))
     report_dir: Path | None = None
+    # The kit's own mock is held to every decision of its spec; any other target to the contract alone.
+    strictness: Strictness = field(default_factory=lambda: Strictness(FULL, "asked for"))
+    observations: Observations = field(default_factory=Observations)
 
     @property
     def auth_headers(self) -> dict[str, str]:
@@ -64,6 +70,25 @@ class Target:
     @cached_property
     def spec(self) -> Spec:
         return load_spec(self.spec_path)
+
+    @cached_property
+    def decisions(self) -> dict[str, Decision]:
+        """The kit's decisions its spec marks: enforced at full strictness, observed otherwise."""
+        return catalog(self.spec.document)
+
+    @cached_property
+    def positive_document(self) -> dict[str, Any]:
+        """What valid requests are generated from, and answers judged by: a request keeping every decision is
+        one any server must take; an answer is held to the contract alone, unless the target is the kit's mock."""
+        if self.strictness.full:
+            return self.spec.document
+        return contract_view(self.spec.document, keep=scoped(self.spec.document, "request"))
+
+    @cached_property
+    def negative_document(self) -> dict[str, Any]:
+        """What invalid requests are generated from: breaking the contract itself, unless the target is the kit's
+        mock (then breaking a decision is invalid too)."""
+        return self.spec.document if self.strictness.full else contract_view(self.spec.document)
 
     @cached_property
     def billable(self) -> tuple[Operation, ...]:

@@ -51,7 +51,7 @@ _machine_settings = settings(
 
 # --- the spec's links ----------------------------------------------------------------------------------------
 
-_schema = load_schema(_target, "linked-calls")
+_schema = load_schema(_target, "linked-calls", _target.positive_document)
 # Negative steps in a chain make hypothesis's draws unstable against a server whose state persists.
 _schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE])
 _session = _target.session()

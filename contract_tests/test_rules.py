@@ -100,11 +100,3 @@ def test_content_type_with_charset_is_accepted(http: SuiteSession) -> None:
     headers = {**target.auth_headers, "Content-Type": "application/json; charset=utf-8"}
     status, body = send(http, "POST", create_path, headers=headers, json=primary)
     assert status == 200, body
-
-
-def test_body_too_large_is_400_1200(http: SuiteSession) -> None:
-    """A body over the spec's `x-kling-max-body-bytes` is an invalid request, not a 413."""
-    padding = b"a" * target.create.max_body_bytes
-    oversized = b'{"pad": "' + padding + b'"}'
-    status, body = create(http, headers={**target.auth_headers, **JSON}, data=oversized, refused=True)
-    assert (status, body["code"]) == (400, 1200), body

@@ -150,6 +150,17 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     contract.add_argument("--spec", type=Path, help="the OpenAPI spec to test against (default: the dialect's)")
     contract.add_argument(
+        "--strictness",
+        choices=["full", "contract", "auto"],
+        default="auto",
+        help="full: the contract and every decision of the kit's spec; contract: the contract alone, what the target "
+        "does with each decision reported as an observation; auto (default): full for the kit's own mock, contract "
+        "for any other target",
+    )
+    contract.add_argument(
+        "--seed", type=int, help="Hypothesis's seed for the generated cases, to repeat a run's (default: a new one)"
+    )
+    contract.add_argument(
         "--any-token",
         action="store_true",
         help="the target accepts any non-empty token (a mock without --keys): skip the unknown-key tests",
@@ -259,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             spec_path=args.spec,
             any_token=args.any_token,
             dry_run=args.dry_run,
+            strictness=args.strictness,
+            seed=args.seed,
         )
     )
 

@@ -42,6 +42,8 @@ class Decision:
     examples: tuple[dict[str, Any], ...] = ()
     # Where a decision is not a schema's constraint, what enforces it (the mock's code): it has no marks.
     enforced_by: str | None = None
+    # The business code the mock refuses the examples with (HTTP 400).
+    code: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,9 @@ def catalog(document: dict[str, Any]) -> dict[str, Decision]:
     for name, entry in (document.get("components", {}).get(CATALOG) or {}).items():
         try:
             examples = tuple(entry.get("examples", ()))
-            found[name] = Decision(name, entry["says"], entry["scope"], examples, entry.get("enforced_by"))
+            found[name] = Decision(
+                name, entry["says"], entry["scope"], examples, entry.get("enforced_by"), entry.get("code")
+            )
         except (KeyError, TypeError, AttributeError):
             raise DecisionError(f"components.{CATALOG}.{name}: needs `says` and `scope`") from None
     return found
