@@ -30,8 +30,8 @@ _HEADER_BYTES = 128
 _SHORTEST_WAV_HEADER = 44
 
 
-def _loaded(data: bytes) -> tuple[AudioFormat, float] | None:
-    """The format and length in seconds of the audio file `data`, or None when mutagen cannot read one."""
+def _loaded(data: bytes) -> tuple[AudioFormat, int] | None:
+    """The format and length in milliseconds of the audio file `data`, or None when mutagen reads none there."""
     header = data[:_HEADER_BYTES]
     scored = sorted(
         ((loader.score("", None, header), index) for index, (_, loader) in enumerate(_LOADERS)),
@@ -48,7 +48,8 @@ def _loaded(data: bytes) -> tuple[AudioFormat, float] | None:
         except Exception:
             continue
         length = float(getattr(info, "length", 0.0) or 0.0)
-        if not math.isfinite(length) or length <= 0:
+        # Audio that lasts no time (not a millisecond) is none: there is nothing to lip-sync.
+        if not math.isfinite(length) or round(length * 1000) < 1:
             continue
         # mutagen accepts two MPEG frames in a row as an mp3; a real one has four, or a Xing/VBRI header.
         if name == "mp3" and getattr(info, "sketchy", True):
@@ -62,7 +63,7 @@ def _loaded(data: bytes) -> tuple[AudioFormat, float] | None:
             bitrate = int(getattr(info, "bitrate", 0) or 0)
             if bitrate <= 0 or round(length * bitrate / 8) > len(data) - _SHORTEST_WAV_HEADER:
                 continue
-        return name, length
+        return name, round(length * 1000)
     return None
 
 
@@ -70,14 +71,11 @@ def audio_duration_ms(data: bytes) -> int | None:
     """The length in milliseconds (rounded) of the mp3, wav, m4a or raw AAC file `data`; None if it is none of those.
 
     The length is what the file declares, as mutagen reads it: exact for WAV and MP4, from the Xing/LAME header
-    (else estimated from the bitrate) for MP3, estimated from the first frames for ADTS. Audio that lasts no time
-    is None too.
+    (else estimated from the bitrate) for MP3, estimated from the first frames for ADTS. Audio that lasts less
+    than a millisecond is None too.
     """
     loaded = _loaded(data)
-    if loaded is None:
-        return None
-    milliseconds = round(loaded[1] * 1000)
-    return milliseconds if milliseconds > 0 else None
+    return None if loaded is None else loaded[1]
 
 
 def audio_format(data: bytes) -> AudioFormat | None:
