@@ -21,7 +21,7 @@ MAX_EXAMPLES ?=
 DRY_RUN ?=
 ANY_TOKEN ?=
 
-.PHONY: run test lint workflow-lint spec-lint docs pytest contract bench clean
+.PHONY: run test lint workflow-lint spec-lint docs pytest contract bench wheelhouse base-image image clean
 
 # The virtual environment, rebuilt when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -83,5 +83,41 @@ contract: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run $(if $(BENCH_SECONDS),--duration $(BENCH_SECONDS) --rounds 1 --memory-sizes 100000) $(BENCH_ARGS)
 
+# The container image (Containerfile; docs/container.md). `make image` builds IMAGE from BASE with podman (or
+# CONTAINER_ENGINE=docker). BASE is by default a Debian bookworm made on this machine with debootstrap (`make
+# base-image`: root, Debian's debootstrap, once per machine: it is kept under its tag), since this project's
+# machines reach no image registry; where one is reachable, `make image BASE=python:3.11-slim` builds the image
+# as it is published. IMAGE_BUILD_ARGS: more flags for the build (the tests pass --layers=false).
+IMAGE ?= localhost/kling-mock:dev
+LOCAL_BASE := localhost/kling-mock-base:bookworm
+BASE ?= $(LOCAL_BASE)
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+CONTAINER_ENGINE ?= podman
+IMAGE_BUILD_ARGS ?=
+# The wheelhouse the image installs from, with no index (tools/wheelhouse.py): the kit's wheel, and its
+# dependencies' binary wheels for the image's Python (both bases' python3 is CPython 3.11) on manylinux WHEEL_ARCH,
+# whatever this machine's Python.
+WHEELHOUSE := build/wheelhouse
+IMAGE_PYTHON := 3.11
+WHEEL_ARCH ?= x86_64
+# podman only: Docker's image format, the one that keeps HEALTHCHECK (OCI's has none); runc when installed (crun,
+# podman's default, is refused by the cgroups of some sandboxes, this project's machines among them); and rlimits
+# such sandboxes accept (podman's defaults are refused there).
+ifeq ($(notdir $(firstword $(CONTAINER_ENGINE))),podman)
+ENGINE_FLAGS := $(if $(shell command -v runc 2>/dev/null),--runtime runc)
+ENGINE_BUILD_FLAGS := --format docker --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
+endif
+
+wheelhouse: $(VENV)/.installed
+	$(BIN)/python tools/wheelhouse.py $(WHEELHOUSE) --python $(IMAGE_PYTHON) --arch $(WHEEL_ARCH)
+
+base-image:
+	$(CONTAINER_ENGINE) image inspect $(LOCAL_BASE) >/dev/null 2>&1 \
+		|| tools/debian-base-image.sh $(LOCAL_BASE) $(DEBIAN_MIRROR) "$(CONTAINER_ENGINE)"
+
+image: wheelhouse $(if $(filter $(LOCAL_BASE),$(BASE)),base-image)
+	$(CONTAINER_ENGINE) $(ENGINE_FLAGS) build $(ENGINE_BUILD_FLAGS) --build-arg BASE=$(BASE) --tag $(IMAGE) \
+		--file Containerfile $(IMAGE_BUILD_ARGS) .
+
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis $(WHEELHOUSE)

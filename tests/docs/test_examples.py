@@ -1,6 +1,6 @@
 """The code the README and the docs show runs, against a real mock, and answers as they say.
 
-- Every `curl` block followed by a `json` block is run (its `http://127.0.0.1:8000` pointed at the test's mock),
+- Every `curl` block followed by a `json` block is run (its address pointed at the test's mock),
   and what it prints has the shown answer's shape: the same keys, the same code and message; ids and times are
   each run's own.
 - Every `python` block that talks to `http://127.0.0.1:8000` is run as a script, and must exit 0.
@@ -25,6 +25,8 @@ from mock_server.client.process import MockProcess
 from tests.support import ROOT
 
 DOCUMENTED_URL = "http://127.0.0.1:8000"
+# How the pages spell the mock's address: each run points them at the test's mock.
+SHOWN_URLS = (DOCUMENTED_URL, "http://localhost:8000")
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 EXAMPLES = ROOT / "docs" / "examples"
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.DOTALL | re.MULTILINE)
@@ -46,7 +48,7 @@ def _curl_examples() -> Iterator[Any]:
 def _python_examples() -> Iterator[Any]:
     for page in PAGES:
         for number, (language, code) in enumerate(_blocks(page)):
-            if language == "python" and DOCUMENTED_URL in code:
+            if language == "python" and any(url in code for url in SHOWN_URLS):
                 yield pytest.param(code, id=f"{page.name}:block-{number}")
 
 
@@ -63,6 +65,8 @@ def _same_shape(shown: Any, got: Any, where: str = "answer") -> None:
         assert isinstance(got, dict) and shown.keys() == got.keys(), f"{where}: {sorted(got)} vs shown {sorted(shown)}"
         for key in shown:
             _same_shape(shown[key], got[key], f"{where}.{key}")
+    elif shown == "...":
+        assert isinstance(got, str), f"{where}: {got!r} is not a string"
     elif isinstance(shown, str) and _ID.fullmatch(shown):
         assert isinstance(got, str) and _ID.fullmatch(got), f"{where}: {got!r} is not an id"
     elif isinstance(shown, int) and shown > 10**12:
@@ -71,10 +75,16 @@ def _same_shape(shown: Any, got: Any, where: str = "answer") -> None:
         assert shown == got, f"{where}: the page shows {shown!r}, the mock answered {got!r}"
 
 
+def _pointed_at(code: str, base_url: str) -> str:
+    for shown in SHOWN_URLS:
+        code = code.replace(shown, base_url)
+    return code
+
+
 @pytest.mark.parametrize(("command", "shown"), list(_curl_examples()))
 def test_a_curl_example_answers_as_shown(mock: MockProcess, command: str, shown: str) -> None:
     done = subprocess.run(
-        ["bash", "-c", command.replace(DOCUMENTED_URL, mock.base_url)],
+        ["bash", "-c", _pointed_at(command, mock.base_url)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -87,7 +97,7 @@ def test_a_curl_example_answers_as_shown(mock: MockProcess, command: str, shown:
 @pytest.mark.parametrize("code", list(_python_examples()))
 def test_a_python_example_runs(mock: MockProcess, code: str, tmp_path: Path) -> None:
     script = tmp_path / "example.py"
-    script.write_text(code.replace(DOCUMENTED_URL, mock.base_url), encoding="utf-8")
+    script.write_text(_pointed_at(code, mock.base_url), encoding="utf-8")
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
 
