@@ -14,7 +14,7 @@ from .http.serving import PortUnavailable
 from .journal import DEFAULT_JOURNAL_SIZE
 from .proxy.settings import DEFAULT_TIMEOUT_SECONDS, ProxySettings
 from .settings import DEFAULT_HOST, DEFAULT_PORT, Settings
-from .spec import DIALECTS, SpecBundleError, SpecProblem, dialect_spec
+from .spec import DIALECTS, SpecBundleError
 from .storage import DEFAULT_KEY_PREFIX, DEFAULT_MAX_TASKS, MEMORY, StateFileError, sqlite_url
 
 
@@ -109,7 +109,13 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=_positive, default=1, metavar="N", help="serve with N processes; above 1 needs --store"
     )
-    _add_spec_arguments(serve, "what the mock speaks", "its operations decide what the mock answers")
+    _add_spec_arguments(serve, "what identify-face speaks", "its operations decide what the mock answers")
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the address clients reach the mock by, when it is not the one they send (behind a proxy, in a "
+        "container): the URLs of results (face images, videos) start with it",
+    )
     serve.add_argument(
         "--relax-decisions",
         action="store_true",
@@ -211,16 +217,17 @@ def _add_spec_arguments(parser: argparse.ArgumentParser, dialect_means: str, spe
     parser.add_argument(
         "--dialect",
         choices=sorted(DIALECTS),
-        help=f"{dialect_means} on Kling's path: documented, the provider page's tasks (default), or upstream, "
-        "the synchronous call other providers document (faces at once, no task); with --spec, the file must be "
-        "of that dialect",
+        help=f"{dialect_means} on every path: documented, the provider page's tasks; upstream, Kling's synchronous "
+        "call (faces at once, no task); by-body, each request in the dialect its body speaks (default: upstream on "
+        "Kling's own paths, /v1/..., by-body on the aggregators', /kling/v1/...); with --spec, the file must be of "
+        "that dialect",
     )
     parser.add_argument(
         "--spec",
         type=Path,
         metavar="FILE",
-        help="this OpenAPI spec instead of the dialect's own (openapi/identify-face.yaml, or "
-        f"identify-face-upstream.yaml with --dialect upstream); {spec_means}",
+        help=f"this OpenAPI spec on every path instead of the dialects' own (openapi/identify-face*.yaml): "
+        f"{spec_means}",
     )
 
 
@@ -284,13 +291,14 @@ def _serve(args: argparse.Namespace) -> int:
     if args.store is not None and args.state is not None:
         problem = "--store and --state do not mix: tasks live in one place"
     key_pairs, pairing_problem = _key_pairs(args.access_key, args.secret_key)
-    spec_path, spec_problem = _spec_to_serve(args.dialect, args.spec)
     try:
         scenarios = read_scenario_file(args.scenarios) if args.scenarios else ()
     except ScenarioError as exc:
         scenarios, problem = (), problem or str(exc)
     settings = Settings(
-        spec_path=spec_path,
+        dialect=args.dialect,
+        spec_path=args.spec,
+        public_url=args.public_url,
         relax_decisions=args.relax_decisions,
         host=args.host,
         port=args.port,
@@ -309,7 +317,7 @@ def _serve(args: argparse.Namespace) -> int:
         scenarios=scenarios,
         log_level=args.log_level,
     )
-    problem = problem or pairing_problem or spec_problem or settings.problem()
+    problem = problem or pairing_problem or settings.problem()
     if problem:
         print(f"kling-mock: {problem}", file=sys.stderr)
         return 2
@@ -328,10 +336,10 @@ def _serve(args: argparse.Namespace) -> int:
 def _proxy(args: argparse.Namespace) -> int:
     from .proxy.app import serve_proxy
 
-    spec_path, spec_problem = _spec_to_serve(args.dialect, args.spec)
     settings = ProxySettings(
         upstream=args.upstream,
-        spec_path=spec_path,
+        dialect=args.dialect,
+        spec_path=args.spec,
         host=args.host,
         port=args.port,
         timeout=args.timeout,
@@ -340,7 +348,7 @@ def _proxy(args: argparse.Namespace) -> int:
         admin_token=args.admin_token,
         log_level=args.log_level,
     )
-    problem = settings.problem() or spec_problem
+    problem = settings.problem()
     if problem:
         print(f"kling-mock: {problem}", file=sys.stderr)
         return 2
@@ -353,14 +361,6 @@ def _proxy(args: argparse.Namespace) -> int:
         print(f"kling-mock: {exc}", file=sys.stderr)
         return 2
     return 0
-
-
-def _spec_to_serve(dialect: str | None, spec: Path | None) -> tuple[Path, str | None]:
-    """The spec to load, the dialect's own or the one given (which must speak it); or what is wrong."""
-    try:
-        return dialect_spec(dialect, spec), None
-    except SpecProblem as exc:
-        return Path(), str(exc)
 
 
 def _key_pairs(access_keys: list[str], secret_keys: list[str]) -> tuple[tuple[tuple[str, str], ...], str | None]:

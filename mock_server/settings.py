@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .core.environment import ADMIN_TOKEN_ENV
 from .core.urls import is_loopback_host
 from .journal import DEFAULT_JOURNAL_SIZE
-from .spec import DEFAULT_SPEC_PATH
+from .spec import DIALECTS, SpecProblem, dialect_spec, views
 from .storage import DEFAULT_KEY_PREFIX, DEFAULT_MAX_TASKS, MEMORY, store_url_problem
 
 DEFAULT_HOST = "127.0.0.1"
@@ -27,7 +28,14 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    spec_path: Path = DEFAULT_SPEC_PATH
+    # The dialect identify-face speaks on every path; None: each path its own (docs/contract.md, "Which dialect
+    # answers where").
+    dialect: str | None = None
+    # A spec of one's own to answer by, on every path (it must speak `dialect`, when one is given).
+    spec_path: Path | None = None
+    # Where results are downloaded from, when clients reach the mock by another address than the one they send
+    # (a proxy, a container's port mapping): its scheme, host and port replace theirs in every URL an answer holds.
+    public_url: str | None = None
     # Accept whatever the contract allows: the kit's own decisions (`x-kling-decision` in the spec) off.
     relax_decisions: bool = False
     # Where it listens (`kling-mock serve` only; an app built with `create_app` is served by its caller).
@@ -65,11 +73,24 @@ class Settings:
         """Whether the state is in a Redis other processes may share."""
         return self.store.partition(":")[0] in ("redis", "rediss", "unix")
 
+    def views(self) -> dict[str, Path]:
+        """The spec each path prefix answers by."""
+        return views(self.dialect, self.spec_path)
+
     def problem(self) -> str | None:
         """What cannot work in these settings, if anything."""
         store_problem = store_url_problem(self.store)
         if store_problem is not None:
             return store_problem
+        if self.dialect is not None and self.dialect not in DIALECTS:
+            return f"--dialect must be one of {', '.join(sorted(DIALECTS))}"
+        if self.spec_path is not None:
+            try:
+                dialect_spec(self.dialect, self.spec_path)
+            except SpecProblem as exc:
+                return str(exc)
+        if self.public_url is not None and not _is_base_url(self.public_url):
+            return "--public-url must be an http(s) URL with a host and nothing after its path, e.g. http://mock:8000"
         persistent = self.store != MEMORY
         if self.seed is not None and self.shared:
             # Every process given the seed would draw the same ids, and so would the next start.
@@ -105,3 +126,8 @@ def admin_problem(admin: bool, host: str, admin_token: str | None, journal_size:
     if admin and not journal_size:
         return "--admin needs a journal: --journal-size must be 1 or more"
     return None
+
+
+def _is_base_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not (parts.query or parts.fragment)

@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..core.errors import KlingError
-from ..domain import TaskService
+from ..domain import Links, TaskService
 from ..http.answers import JSONResponse
 from ..http.bodies import read_bounded
 from ..http.routes import ADMIN_PREFIX as PREFIX
@@ -119,7 +119,7 @@ class JournalAdmin:
         journal = await self.journal.snapshot()
         html = render_page(
             [self._entry_json(entry) for entry in journal.entries],
-            await self._task_items(100),
+            await self._task_items(100, request),
             recorded=journal.recorded,
             dropped=journal.dropped,
             lost=journal.lost,
@@ -204,8 +204,8 @@ class JournalAdmin:
         """A proxy's: the journal is all there is to clear."""
         return await self._clear_journal(request)
 
-    async def _task_items(self, limit: int) -> list[dict[str, Any]] | None:
-        """The tasks the page lists; None: this server holds none."""
+    async def _task_items(self, limit: int, request: Request) -> list[dict[str, Any]] | None:
+        """The tasks the page lists (their URLs for the client of `request`); None: this server holds none."""
         return None
 
 
@@ -273,10 +273,12 @@ class Admin(JournalAdmin):
         limit = natural_number(request.query_params.get("limit", "100"))
         if limit is None or not 1 <= limit <= 1000:
             return error_response(400, "query.limit: must be an integer from 1 to 1000")
-        return JSONResponse({"tasks": await self._task_items(limit)})
+        return JSONResponse({"tasks": await self._task_items(limit, request)})
 
-    async def _task_items(self, limit: int) -> list[dict[str, Any]] | None:
-        return [{"caller": caller, "task": task} for caller, task in await self.service.recent(limit)]
+    async def _task_items(self, limit: int, request: Request) -> list[dict[str, Any]] | None:
+        links = Links(str(request.base_url).rstrip("/"))
+        items = await self.service.recent(limit, links)
+        return [{"caller": caller, "kind": kind, "task": task} for caller, kind, task in items]
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes | None:

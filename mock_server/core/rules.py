@@ -65,6 +65,21 @@ SCENARIO_HEADER = _rule(
     "scenario-header", "error", "an `X-Kling-Mock-Scenario` or `Prefer` header the mock cannot play (400/1200)"
 )
 
+# Advanced lip-sync's rules across fields (docs/contract.md, "Advanced lip-sync"): what they hold against is the
+# state of the moment (a session, an audio), so verdicts take them from the answer.
+SESSION = _rule("session", "error", "`session_id` names no open session of the caller's: unknown, expired or another's")
+FACE = _rule("face", "error", "`face_id` is not a face of the session")
+CLIP_LENGTH = _rule("clip-length", "error", "the audio clip (`sound_end_time - sound_start_time`) is shorter than 2 s")
+CLIP_PAST_AUDIO = _rule("clip-past-audio", "error", "the audio clip ends after the audio's end")
+AUDIO = _rule("audio", "error", "the audio is no mp3, wav, m4a or aac, or does not last 2 to 60 s")
+INSERT_PAST_VIDEO = _rule("insert-past-video", "error", "the inserted clip ends after the video's end")
+INSERT_OUTSIDE_FACE = _rule(
+    "insert-outside-face", "error", "the inserted clip overlaps the face's window by less than 2 s"
+)
+EXTERNAL_TASK_ID_TAKEN = _rule(
+    "external-task-id-taken", "error", "`external_task_id` is another task's of the caller's"
+)
+
 # Warnings.
 UNKNOWN_FIELD = _rule("unknown-field", "warning", "a field the contract does not name (tolerated: a typo?)")
 DEFAULT_RELIED_ON = _rule(
@@ -105,6 +120,7 @@ for _keyword, _meaning in {
 }.items():
     _rule(_keyword, "error", _meaning)
 VIDEO_SOURCE = _rule("video-source", "error", "the video is not given by exactly the fields the dialect wants")
+AUDIO_SOURCE = _rule("audio-source", "error", "the audio is not given by exactly one of `audio_id`, `sound_file`")
 
 # An upstream's answers, judged behind `kling-mock proxy`.
 RESPONSE_CONTENT_TYPE = _rule("response-content-type", "error", "the answer is not `application/json`", "upstream")

@@ -27,8 +27,9 @@ class Lifecycle:
         return False
 
     def current(self, task: Task, now: int) -> tuple[int, int]:
-        """The task's step and `updated_at` as of `now`."""
-        if self.tick_ms == 0:
+        """The task's step and `updated_at` as of `now`: as stored, or, when time drives tasks, as far as its age
+        takes it (a task stored finished, as a call answered at once is, is finished whatever its age)."""
+        if self.tick_ms == 0 or task.step >= FINAL_STEP:
             return task.step, task.updated_at
         step = min(FINAL_STEP, max(0, now - task.created_at) // self.tick_ms)
         return step, task.created_at + step * self.tick_ms

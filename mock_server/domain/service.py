@@ -14,6 +14,7 @@ from ..core.errors import BusinessCode, KlingError
 from ..core.ids import IdGenerator
 from .callbacks import CallbackSender
 from .lifecycle import FAILED, FINAL_STEP, PROCESSING, Lifecycle
+from .links import Links
 from .tasks import Outcome, Task, TaskKind, TaskStore
 
 SCENARIO_FAILURE = Outcome(succeeded=False, message="the task failed (scenario)")
@@ -48,78 +49,107 @@ class TaskService:
         kind: TaskKind,
         owner: str,
         payload: str,
+        links: Links,
         callback_url: str | None = None,
         fate: str | None = None,
         external_id: str | None = None,
-    ) -> dict[str, Any]:
-        now = self.clock.now_ms()
-        task = Task(
-            self.ids.new(), kind.name, owner, now, now, payload, callback_url, fate=fate, external_id=external_id
-        )
-        await self.store.add(task)
-        self._call_back_on_create(task, now)
-        return self.render(task, now)
+        *,
+        finished: bool = False,
+    ) -> Task:
+        """A new task, stored; `finished` for what a call does at once (the synchronous identify-face).
 
-    async def get(self, kind: TaskKind, owner: str, task_id: str) -> dict[str, Any]:
+        `ExternalIdTaken` when the owner has a task of this kind with `external_id` already.
+        """
+        now = self.clock.now_ms()
+        step = FINAL_STEP if finished else 0
+        task = Task(self.ids.new(), kind.name, owner, now, now, payload, callback_url, step, fate, external_id)
+        await self.store.add(task)
+        self._call_back_on_create(task, now, links)
+        return task
+
+    async def find(self, owner: str, task_id: str, kinds: Iterable[TaskKind]) -> Task | None:
+        """The owner's task of one of `kinds`; None for any other, which is as unknown as one that never was."""
         task = await self.store.get(task_id)
-        if task is None or task.owner != owner or task.kind != kind.name:
+        if task is None or task.owner != owner or task.kind not in {kind.name for kind in kinds}:
+            return None
+        return task
+
+    async def get(self, kind: TaskKind, owner: str, task_id: str, links: Links) -> dict[str, Any]:
+        task = await self.find(owner, task_id, (kind,))
+        if task is None:
             raise not_found(task_id)
         now = self.clock.now_ms()
         if self._last_step(task) > task.step and self.lifecycle.on_poll(task, now):
             await self.store.update(task)
             if task.callback_url and self.callbacks:
-                self.callbacks.send(task.callback_url, self.render(task, now))
-        return self.render(task, now)
+                self.callbacks.send(task.callback_url, self.render(task, now, links))
+        return self.render(task, now, links)
 
-    async def list(self, kind: TaskKind, owner: str, page_num: int, page_size: int) -> list[dict[str, Any]]:
+    async def list(
+        self, kind: TaskKind, owner: str, page_num: int, page_size: int, links: Links
+    ) -> list[dict[str, Any]]:
         now = self.clock.now_ms()
         tasks = await self.store.list_owned(owner, kind.name, (page_num - 1) * page_size, page_size)
-        return [self.render(task, now) for task in tasks]
+        return [self.render(task, now, links) for task in tasks]
 
-    async def recent(self, limit: int) -> builtins.list[tuple[str, dict[str, Any]]]:
-        """Everyone's latest tasks, each with its caller's fingerprint, for the admin API."""
+    async def recent(self, limit: int, links: Links) -> builtins.list[tuple[str, str, dict[str, Any]]]:
+        """Everyone's latest tasks, each with its caller's fingerprint and its kind, for the admin API."""
         now = self.clock.now_ms()
-        return [(caller_fingerprint(task.owner), self.render(task, now)) for task in await self.store.recent(limit)]
+        tasks = await self.store.recent(limit)
+        return [(caller_fingerprint(task.owner), task.kind, self.render(task, now, links)) for task in tasks]
 
     @staticmethod
     def _last_step(task: Task) -> int:
         """How far the task may go: a task a scenario holds in `processing` stops at step 1."""
         return 1 if task.fate == PROCESSING else FINAL_STEP
 
-    def _call_back_on_create(self, task: Task, now: int) -> None:
+    def _call_back_on_create(self, task: Task, now: int, links: Links) -> None:
         """Announce `submitted` now and, when time drives the lifecycle, each later status at its time."""
         if not (task.callback_url and self.callbacks):
             return
-        self.callbacks.send(task.callback_url, self.render(task, now))
+        self.callbacks.send(task.callback_url, self.render(task, now, links))
         tick = self.lifecycle.tick_ms
         if tick > 0:
             for step in range(1, self._last_step(task) + 1):
                 at = task.created_at + step * tick
-                self.callbacks.send(task.callback_url, self.render(task, at), delay=(at - now) / 1000)
+                self.callbacks.send(task.callback_url, self.render(task, at, links), delay=(at - now) / 1000)
 
     async def aclose(self) -> None:
         """Stop pending callbacks (the store is its backend's to close)."""
         if self.callbacks:
             await self.callbacks.aclose()
 
-    def render(self, task: Task, now: int) -> dict[str, Any]:
-        """The task as the query returns it, as of `now`.
-
-        Its outcome is only looked at once it is final: until then the status does not depend on it.
-        """
+    def progress(self, task: Task, now: int) -> tuple[int, int]:
+        """How far the task has gone as of `now`, and since when: its step and `updated_at`."""
         step, updated_at = self.lifecycle.current(task, now)
         if step > self._last_step(task):
             step = self._last_step(task)
             updated_at = task.created_at + step * self.lifecycle.tick_ms
-        outcome = None
-        if step >= FINAL_STEP:
-            outcome = SCENARIO_FAILURE if task.fate == FAILED else self.kinds[task.kind].outcome(task)
+        return step, updated_at
+
+    def outcome(self, task: Task, step: int, links: Links) -> Outcome | None:
+        """How the task ended, once it has (a scenario's failure, else its kind's say); None before."""
+        if step < FINAL_STEP:
+            return None
+        return SCENARIO_FAILURE if task.fate == FAILED else self.kinds[task.kind].outcome(task, links)
+
+    def render(self, task: Task, now: int, links: Links) -> dict[str, Any]:
+        """The task as the query returns it, as of `now`, its URLs made for the client that asks (`links`).
+
+        Its outcome is only looked at once it is final: until then the status does not depend on it.
+        """
+        kind = self.kinds[task.kind]
+        step, updated_at = self.progress(task, now)
+        outcome = self.outcome(task, step, links)
         data: dict[str, Any] = {
             "task_id": task.task_id,
             "task_status": self.lifecycle.status(step, outcome is None or outcome.succeeded),
-            "created_at": task.created_at,
-            "updated_at": updated_at,
         }
+        info = kind.info(task, links)
+        if info is not None:
+            data["task_info"] = info
+        data["created_at"] = task.created_at
+        data["updated_at"] = updated_at
         if outcome is not None and outcome.succeeded:
             data["task_result"] = outcome.result
         elif outcome is not None:

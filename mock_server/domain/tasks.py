@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .links import Links
+
 
 @dataclass(slots=True)
 class Task:
@@ -73,10 +75,15 @@ class Outcome:
 
 
 class TaskKind(Protocol):
-    """An operation family's tasks: what its finished tasks hold. Outcomes are derived from the task alone."""
+    """An operation family's tasks: what its finished tasks hold, derived from the task alone, and the URLs of
+    their results made for the client that asks (`links`)."""
 
     name: str
 
-    def outcome(self, task: Task) -> Outcome:
+    def outcome(self, task: Task, links: Links) -> Outcome:
         """How `task` ends, from its id and payload; the same at every call (a family may cache it)."""
+        ...
+
+    def info(self, task: Task, links: Links) -> dict[str, Any] | None:
+        """What the task was asked, as Kling shows it in `task_info`; None for a kind that shows none."""
         ...

@@ -56,22 +56,24 @@ def _finding(rule: Rule, path: str, message: str) -> Finding:
 class ResponseJudge:
     """The spec's response rules, compiled once: `verdict` judges one upstream answer."""
 
-    def __init__(self, spec: Spec) -> None:
-        self.spec = spec
+    def __init__(self, *specs: Spec) -> None:
+        """`specs`: the specs the proxy judges by, one per path prefix (their operations alike by operationId)."""
+        self.spec = specs[0]
         # Per operation, each declared status key ("200", "4XX", "default") with its body's validator, if any.
         self._responses: dict[str, dict[str, jsonschema_rs.Validator | None]] = {
-            operation.operation_id: self._compile(operation) for operation in spec.operations
+            operation.operation_id: self._compile(spec, operation) for spec in specs for operation in spec.operations
         }
 
-    def _compile(self, operation: Operation) -> dict[str, jsonschema_rs.Validator | None]:
+    @staticmethod
+    def _compile(spec: Spec, operation: Operation) -> dict[str, jsonschema_rs.Validator | None]:
         method = operation.method.lower()
-        declared = self.spec.document["paths"][operation.path][method].get("responses", {})
+        declared = spec.document["paths"][operation.path][method].get("responses", {})
         compiled: dict[str, jsonschema_rs.Validator | None] = {}
         for key, response in declared.items():
             base = response.get("$ref") or json_pointer("paths", operation.path, method, "responses", str(key))
-            has_schema = "schema" in resolve_response(self.spec.document, response).get("content", {}).get(_JSON, {})
+            has_schema = "schema" in resolve_response(spec.document, response).get("content", {}).get(_JSON, {})
             compiled[str(key)] = (
-                self.spec.validator(base + json_pointer("content", _JSON, "schema")[1:]) if has_schema else None
+                spec.validator(base + json_pointer("content", _JSON, "schema")[1:]) if has_schema else None
             )
         return compiled
 
@@ -111,7 +113,7 @@ class ResponseJudge:
         if body is not None and validator is not None:
             errors += [
                 Finding(rules.RESPONSE_SCHEMA.name, finding.path, finding.message)
-                for finding in body_findings(self.spec, validator, body)
+                for finding in body_findings(self.spec.document, validator, body)
                 # The table is the code enums of the error responses: a disagreement is said once.
                 if not (disagreement and finding.path == "code")
             ]

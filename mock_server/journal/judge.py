@@ -38,17 +38,25 @@ _TAKEN_FROM_ANSWER = frozenset(
         rules.METHOD,
         rules.UNKNOWN_TASK,
         rules.SCENARIO_HEADER,
+        rules.SESSION,
+        rules.FACE,
+        rules.CLIP_LENGTH,
+        rules.CLIP_PAST_AUDIO,
+        rules.AUDIO,
+        rules.INSERT_PAST_VIDEO,
+        rules.INSERT_OUTSIDE_FACE,
+        rules.EXTERNAL_TASK_ID_TAKEN,
     )
 )
 
 
 class Judge:
-    """Judges the journal's entries; with `responses` (a proxy's), the upstream's answers too."""
+    """Judges the journal's entries against the operations of `specs` (a mock serves several views, one per path
+    prefix, their operations alike by operationId); with `responses` (a proxy's), the upstream's answers too."""
 
-    def __init__(self, spec: Spec, responses: ResponseJudge | None = None) -> None:
-        self.spec = spec
+    def __init__(self, *specs: Spec, responses: ResponseJudge | None = None) -> None:
         self._responses = responses
-        self._operations = {operation.operation_id: operation for operation in spec.operations}
+        self._operations = {operation.operation_id: operation for spec in specs for operation in spec.operations}
 
     def verdict(self, entry: Entry) -> Verdict:
         """The entry's verdict, worked out once."""
@@ -83,7 +91,7 @@ class Judge:
             return Verdict(_unique(errors), ())
         query = dict(parse_qsl(entry.query, keep_blank_values=True))
         path_values = _path_values(operation, entry.path)
-        _, parameter_errors = parameter_findings(self.spec, operation, path_values, query)
+        _, parameter_errors = parameter_findings(operation, path_values, query)
         errors += parameter_errors
         warnings += [
             Finding(rules.UNKNOWN_PARAMETER.name, f"query.{name}", f"query.{name}: is not a parameter of the contract")
@@ -120,18 +128,22 @@ class Judge:
         except KlingError as exc:
             errors.append(exc.finding)
             return errors, []
+        operation = self._operations.get(operation.answered_as(body), operation)
         assert operation.body_validator is not None
-        errors += body_findings(self.spec, operation.body_validator, body)
+        errors += body_findings(operation.document, operation.body_validator, body)
         warnings: list[Finding] = []
         if operation.recommended_validator is not None:
-            warnings = body_findings(self.spec, operation.recommended_validator, body, operation.recommended_at)
+            warnings = body_findings(
+                operation.document, operation.recommended_validator, body, operation.recommended_at
+            )
         return errors, warnings
 
 
 def _path_values(operation: Operation, path: str) -> dict[str, str]:
-    """The path parameters of `path`, matched against the operation's template segment by segment."""
+    """The path parameters of `path`, matched against the operation's template segment by segment, from the end:
+    a path prefix (`/kling`) comes before the template."""
     values = {}
-    for template, actual in zip(operation.path.split("/"), path.split("/"), strict=False):
+    for template, actual in zip(reversed(operation.path.split("/")), reversed(path.split("/")), strict=False):
         if template.startswith("{") and template.endswith("}"):
             values[template[1:-1]] = actual
     return values

@@ -14,7 +14,7 @@ from typing import Any
 
 import av
 from av.video.stream import VideoStream
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from .face import MOUTH_LEVELS, face_image
 
@@ -51,14 +51,26 @@ def _mouth_at(frame_start_ms: int, speaking: tuple[int, int] | None) -> int:
     return _SPEAKING_MOUTH[(frame_start_ms - speaking[0]) // FRAME_MS % len(_SPEAKING_MOUTH)]
 
 
+def _marked(image: Image.Image, watermark: str | None) -> Image.Image:
+    """`image` with `watermark` written in its top-left corner, in white over a dark band (none: as it is)."""
+    if watermark:
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((0, 0, image.width, 12), fill=(20, 20, 20))
+        draw.text((3, 1), watermark, fill=(255, 255, 255), font=ImageFont.load_default(size=10))
+    return image
+
+
 def _picture(image: Image.Image) -> av.VideoFrame:
     """`image` as a frame x264 takes (yuv420p)."""
     frame: av.VideoFrame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]  # unannotated in PyAV's stubs
     return frame.reformat(format="yuv420p")
 
 
-def lip_sync_mp4(seed: str, duration_ms: int, speaking: tuple[int, int] | None = None) -> bytes:
-    """An MP4 of `duration_ms` milliseconds of `seed`'s face, which speaks from `speaking[0]` to `speaking[1]` ms.
+def lip_sync_mp4(
+    seed: str, duration_ms: int, speaking: tuple[int, int] | None = None, watermark: str | None = None
+) -> bytes:
+    """An MP4 of `duration_ms` milliseconds of `seed`'s face, which speaks from `speaking[0]` to `speaking[1]` ms;
+    with `watermark`, that text over every frame.
 
     One H.264 track (constrained baseline, yuv420p, VIDEO_SIZE, a frame every FRAME_MS ms, the last one shortened
     so that the video ends exactly at `duration_ms`), its moov before its mdat. A speaking window that runs past
@@ -92,7 +104,7 @@ def lip_sync_mp4(seed: str, duration_ms: int, speaking: tuple[int, int] | None =
         # One thread (so no sliced threads, one lookahead thread): x264's output depends on its input alone.
         stream.codec_context.thread_count = 1
         # One picture per mouth opening, converted once and sent as often as it shows (x264 copies what it is sent).
-        pictures = [_picture(face_image(seed, VIDEO_SIZE, mouth)) for mouth in range(MOUTH_LEVELS)]
+        pictures = [_picture(_marked(face_image(seed, VIDEO_SIZE, mouth), watermark)) for mouth in range(MOUTH_LEVELS)]
 
         def mux(packets: list[av.Packet[VideoStream]]) -> None:
             for packet in packets:

@@ -20,6 +20,7 @@ import sys
 from collections.abc import AsyncIterator
 from email.utils import formatdate
 from http.cookiejar import Cookie, CookieJar
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -43,7 +44,7 @@ from ..http.request_log import RequestLog, RequestLogMiddleware, flushing_lifesp
 from ..http.routes import ADMIN_PREFIX, KIT_PATHS, KlingRoutes
 from ..http.serving import configure_logging, run_app
 from ..journal import Journal, Judge, ResponseJudge, UpstreamAnswer, read_headers
-from ..spec import Operation, Spec, load_spec
+from ..spec import DIALECTS, Operation, Spec, load_spec
 from ..validation import BearerAuth, natural_number
 from .settings import ProxySettings
 
@@ -89,13 +90,18 @@ def create_proxy_app(settings: ProxySettings) -> Starlette:
     problem = settings.problem()
     if problem is not None:
         raise ValueError(problem)
-    spec = load_spec(settings.spec_path)
+    loaded: dict[Path, Spec] = {}
+    views = {
+        prefix: loaded.get(path) or loaded.setdefault(path, load_spec(path))
+        for prefix, path in settings.views().items()
+    }
+    specs = list(loaded.values())
     journal = Journal(settings.journal_size) if settings.admin and settings.journal_size else None
-    judge = Judge(spec, ResponseJudge(spec))
+    judge = Judge(*_with_answered_as(specs), responses=ResponseJudge(*specs))
     # No cookie jar: each client's cookies are its own, sent as its headers; a shared jar would keep every
     # upstream `Set-Cookie` of every client, without bound, and send them on for the others.
     client = httpx.AsyncClient(timeout=settings.timeout, follow_redirects=False, cookies=_NoCookies())
-    forwarder = _Forwarder(spec, settings.upstream.rstrip("/"), client, settings.timeout)
+    forwarder = _Forwarder(views, settings.upstream.rstrip("/"), client, settings.timeout)
     access_sink = sys.stdout.buffer
     admin_app: ASGIApp | None = None
     if settings.admin:
@@ -153,15 +159,17 @@ class _NoAnswer(Exception):
 
 
 class _Forwarder:
-    def __init__(self, spec: Spec, upstream: str, client: httpx.AsyncClient, timeout: float) -> None:
-        self.spec = spec
+    def __init__(self, views: dict[str, Spec], upstream: str, client: httpx.AsyncClient, timeout: float) -> None:
+        self.spec = next(iter(views.values()))
         self.upstream = httpx.URL(upstream)
         self.client = client
         self.timeout = timeout
         self.auth = BearerAuth()
-        self.routes = KlingRoutes(spec.operations)
+        self.routes = KlingRoutes({prefix: spec.operations for prefix, spec in views.items()})
         # A request to no operation with a body (a GET, an unknown path) is held up to the largest body the spec allows.
-        self.default_limit = max((operation.max_body_bytes for operation in spec.operations), default=1024 * 1024)
+        self.default_limit = max(
+            (operation.max_body_bytes for spec in views.values() for operation in spec.operations), default=1024 * 1024
+        )
 
     async def forward(self, request: Request) -> Response:
         state = request.state
@@ -390,3 +398,10 @@ def serve_proxy(settings: ProxySettings) -> None:
     note = f"proxying to {shown_url(settings.upstream)}{admin}"
     # The upstream's Date header is passed on: uvicorn must not add a second one.
     run_app(create_proxy_app(settings), settings.host, settings.port, note, date_header=False)
+
+
+def _with_answered_as(specs: list[Spec]) -> list[Spec]:
+    """`specs`, and the dialects' a body-dispatched operation of theirs answers as (the judge needs their schemas)."""
+    held = {operation.operation_id for spec in specs for operation in spec.operations}
+    wanted = {answer for spec in specs for op in spec.operations for _, answer in op.by_body} - held
+    return specs + [load_spec(path) for path, operation_id in DIALECTS.values() if operation_id in wanted]

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from ..core.urls import shown_url
 from ..journal import DEFAULT_JOURNAL_SIZE
 from ..settings import DEFAULT_HOST, DEFAULT_PORT, admin_problem
-from ..spec import DEFAULT_SPEC_PATH
+from ..spec import SpecProblem, dialect_spec, views
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
@@ -19,7 +19,9 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 class ProxySettings:
     # The Kling backend to forward to: http(s)://host[:port][/prefix].
     upstream: str
-    spec_path: Path = DEFAULT_SPEC_PATH
+    # What each path is judged as speaking: as the mock's (`Settings.dialect`, `Settings.spec_path`).
+    dialect: str | None = None
+    spec_path: Path | None = None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     # Seconds to wait for the upstream (connecting, sending, each read); past it, 504/5002.
@@ -31,11 +33,21 @@ class ProxySettings:
     admin_token: str | None = None
     log_level: str = "info"
 
+    def views(self) -> dict[str, Path]:
+        """The spec each path prefix is judged by."""
+        return views(self.dialect, self.spec_path)
+
     def problem(self) -> str | None:
         """What cannot work in these settings, if anything."""
-        return upstream_problem(self.upstream) or admin_problem(
+        problem = upstream_problem(self.upstream) or admin_problem(
             self.admin, self.host, self.admin_token, self.journal_size
         )
+        if problem is None and self.spec_path is not None:
+            try:
+                dialect_spec(self.dialect, self.spec_path)
+            except SpecProblem as exc:
+                return str(exc)
+        return problem
 
 
 def upstream_problem(url: str) -> str | None:

@@ -226,13 +226,17 @@ class ScenarioBook:
 
     def __init__(
         self,
-        spec: Spec,
+        spec: Spec | Sequence[Spec],
         file_scenarios: Iterable[dict[str, Any]] = (),
         seed: int | None = None,
         rate_limits: RateLimits | None = None,
         shared: ScenarioList | None = None,
     ) -> None:
-        self.spec = spec
+        """`spec`: the spec (or the specs, one per path a mock serves) whose operations scenarios may name."""
+        specs = (spec,) if isinstance(spec, Spec) else tuple(spec)
+        # The business-code table is every spec's alike.
+        self.spec = specs[0]
+        self._operation_ids = {operation.operation_id for each in specs for operation in each.operations}
         self._rate_limits: RateLimits = rate_limits if rate_limits is not None else MemoryRateLimits()
         self._admin = load_spec(ADMIN_SPEC_PATH)
         self._validator = self._admin.validator("#/components/schemas/Scenario")
@@ -280,7 +284,7 @@ class ScenarioBook:
 
     def parse(self, raw: Any, source: str) -> Scenario:
         """A scenario from its JSON shape, checked against the admin spec and the Kling spec's table."""
-        findings = body_findings(self._admin, self._validator, raw)
+        findings = body_findings(self._admin.document, self._validator, raw)
         if findings:
             raise ScenarioError("; ".join(finding.message.removeprefix("body.") for finding in findings))
         # JSON Schema's integers include 1302.0; a client must see 1302.
@@ -289,9 +293,8 @@ class ScenarioBook:
         code = raw.get("code")
         if code is not None and code not in self.spec.status_by_code:
             raise ScenarioError(f"code: {code} is not a business code of the contract's table")
-        operations = {operation.operation_id for operation in self.spec.operations}
-        if when and when.get("operation") not in (None, *operations):
-            raise ScenarioError(f"when.operation: must be one of {', '.join(sorted(operations))}")
+        if when and when.get("operation") not in (None, *self._operation_ids):
+            raise ScenarioError(f"when.operation: must be one of {', '.join(sorted(self._operation_ids))}")
         return Scenario(
             name=raw["name"],
             source=source,
@@ -400,7 +403,7 @@ class ScenarioBook:
             (part.partition("=")[0].strip().lower(), part.partition("=")[2].strip().strip('"'))
             for part in prefer.replace(";", ",").split(",")
         )
-        responses = self.spec.document["paths"][operation.path][operation.method.lower()]["responses"]
+        responses = operation.document["paths"][operation.path][operation.method.lower()]["responses"]
         wanted_status = preferences.get("code")
         wanted_example = preferences.get("example")
         if wanted_status is None and wanted_example is None:
@@ -408,7 +411,7 @@ class ScenarioBook:
         for status, response in responses.items():
             if status.startswith("2"):
                 continue
-            content = resolve_response(self.spec.document, response).get("content", {})
+            content = resolve_response(operation.document, response).get("content", {})
             for name, example in content.get("application/json", {}).get("examples", {}).items():
                 if name == wanted_example:
                     value = example["value"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,7 +19,7 @@ from ..admin import Admin, error_response, http_error
 from ..core.clock import Clock, SystemClock
 from ..core.errors import KlingError, StoreUnavailable
 from ..core.ids import IdGenerator
-from ..domain import HANDLERS, KINDS, CallbackSender, Lifecycle, TaskService
+from ..domain import HANDLERS, KINDS, CallbackSender, Lifecycle, TaskService, open_file
 from ..http.answers import AnswerResponse, JSONResponse
 from ..http.refusals import internal_error, method_not_allowed, not_found, unavailable
 from ..http.request_log import RequestLog, RequestLogMiddleware, flushing_lifespan
@@ -25,14 +27,19 @@ from ..http.routes import ADMIN_PREFIX, KIT_PATHS
 from ..journal import Judge
 from ..scenarios import ScenarioBook
 from ..settings import Settings
-from ..spec import load_spec
+from ..spec import DIALECTS, Spec, load_spec
 from ..storage import open_backend
 from ..validation import BearerAuth
 from .fast_path import KlingApp
 
 logger = logging.getLogger("kling_mock")
-# Sent with `/openapi.yaml`: `enforced` or `relaxed`, the kit's decisions as this mock plays them.
+Endpoint = Callable[[Request], Awaitable[Response]]
+# Sent with `/openapi.yaml`: `enforced` or `relaxed`, the kit's decisions as this mock plays them; and the dialect
+# identify-face speaks on those paths.
 DECISIONS_HEADER = "X-Kling-Mock-Decisions"
+DIALECT_HEADER = "X-Kling-Mock-Dialect"
+# Results are the same bytes for as long as they exist: a client may keep them; a browser may play them.
+_FILE_HEADERS = {"Cache-Control": "private, max-age=3600"}
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> KlingApp:
@@ -42,8 +49,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     """
     settings = settings or Settings()
     settings.check()
-    spec = load_spec(settings.spec_path, settings.relax_decisions)
-    missing = {op.operation_id for op in spec.operations} - HANDLERS.keys()
+    loaded: dict[Path, Spec] = {}
+    views = {
+        prefix: loaded.get(path) or loaded.setdefault(path, load_spec(path, settings.relax_decisions))
+        for prefix, path in settings.views().items()
+    }
+    # The dialects a body-dispatched operation answers as, when no view serves them itself.
+    answered_as = {operation_id for spec in loaded.values() for op in spec.operations for _, operation_id in op.by_body}
+    for path, operation_id in DIALECTS.values():
+        if operation_id in answered_as and path not in loaded:
+            loaded[path] = load_spec(path, settings.relax_decisions)
+    specs = list(loaded.values())
+    missing = {op.operation_id for spec in specs for op in spec.operations if not op.by_body} - HANDLERS.keys()
     if missing:
         raise RuntimeError(f"the spec names operations the mock does not implement: {sorted(missing)}")
     clock = clock or SystemClock()
@@ -55,8 +72,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     service = TaskService(backend.tasks, KINDS, ids, lifecycle, clock, callbacks)
     # Only the admin API reads the journal: without it, recording would be work for nobody.
     journal = backend.journal(settings.journal_size) if settings.admin else None
-    judge = Judge(spec)
-    scenarios = ScenarioBook(spec, settings.scenarios, settings.seed, backend.rate_limits(), backend.scenario_list())
+    judge = Judge(*specs)
+    scenarios = ScenarioBook(specs, settings.scenarios, settings.seed, backend.rate_limits(), backend.scenario_list())
 
     # Access lines go to stdout, written buffered: the lifespan flushes them last.
     access_sink = sys.stdout.buffer
@@ -98,11 +115,23 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             return refuse(request, unavailable(exc))
         return JSONResponse({"status": "ok"})
 
-    async def openapi_yaml(request: Request) -> Response:
-        """The spec this mock answers by; the header tells the contract suite it is the kit's mock, and whether it
-        enforces the kit's decisions (contract_tests/strictness.py)."""
-        headers = {DECISIONS_HEADER: spec.decisions}
-        return PlainTextResponse(spec.text, media_type="application/yaml", headers=headers)
+    def openapi_yaml(prefix: str) -> Endpoint:
+        spec = views[prefix]
+        headers = {DECISIONS_HEADER: spec.decisions, DIALECT_HEADER: _dialect_of(spec)}
+
+        async def endpoint(request: Request) -> Response:
+            """The spec the paths under `prefix` answer by; the headers tell the contract suite it is the kit's
+            mock, which dialect it speaks there, and whether it enforces the kit's decisions."""
+            return PlainTextResponse(spec.text, media_type="application/yaml", headers=headers)
+
+        return endpoint
+
+    async def download(request: Request) -> Response:
+        """A result's file (`domain.files`): the URL is the permission, so no Authorization is asked for."""
+        found = await open_file(service, "/files/" + request.path_params["file"])
+        if found is None:
+            return refuse(request, not_found(request.method, request.url.path))
+        return Response(found.content, media_type=found.media_type, headers=_FILE_HEADERS)
 
     async def close() -> None:
         """The journal first: it writes what is still on its way through the Redis the backend closes last."""
@@ -111,7 +140,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         await service.aclose()
         await backend.aclose()
 
-    routes = [Route("/healthz", healthz), Route("/openapi.yaml", openapi_yaml)]
+    routes = [Route("/healthz", healthz)]
+    for prefix in views:
+        routes.append(Route(f"{prefix}/openapi.yaml", openapi_yaml(prefix)))
+        routes.append(Route(f"{prefix}/files/{{file:path}}", download))
     if journal is not None:
         routes += Admin(settings.admin_token, journal, judge, scenarios, service).routes()
     app = Starlette(
@@ -126,5 +158,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     # Kling's paths have no trailing-slash twins: `/identify-face/` is unknown (404/1203), not a redirect.
     app.router.redirect_slashes = False
-    kling = KlingApp(app, spec, auth, scenarios, service, request_log)
+    kling = KlingApp(app, views, specs, auth, scenarios, service, request_log, settings.public_url)
     return kling
+
+
+def _dialect_of(spec: Spec) -> str:
+    """The dialect a spec speaks, by the operation only that dialect has; `custom` for a spec of one's own."""
+    held = {op.operation_id for op in spec.operations}
+    return next((name for name, (_, operation_id) in DIALECTS.items() if operation_id in held), "custom")

@@ -7,9 +7,15 @@ business-code table all come from here, so that editing the spec is enough to ch
 from .bundle import SpecBundleError
 from .document import (
     ADMIN_SPEC_PATH,
+    BY_BODY,
+    BY_BODY_SPEC_PATH,
     DEFAULT_SPEC_PATH,
+    DIALECT_BY_PREFIX,
     DIALECTS,
+    DOCUMENTED,
     HTTP_METHODS,
+    PREFIXES,
+    UPSTREAM,
     UPSTREAM_SPEC_PATH,
     Operation,
     Spec,
@@ -19,13 +25,21 @@ from .document import (
     json_pointer,
     load_spec,
     resolve_response,
+    schema_node,
+    views,
 )
 
 __all__ = [
     "ADMIN_SPEC_PATH",
+    "BY_BODY",
+    "BY_BODY_SPEC_PATH",
     "DEFAULT_SPEC_PATH",
     "DIALECTS",
+    "DIALECT_BY_PREFIX",
+    "DOCUMENTED",
     "HTTP_METHODS",
+    "PREFIXES",
+    "UPSTREAM",
     "UPSTREAM_SPEC_PATH",
     "Operation",
     "Spec",
@@ -36,4 +50,6 @@ __all__ = [
     "json_pointer",
     "load_spec",
     "resolve_response",
+    "schema_node",
+    "views",
 ]

@@ -1,15 +1,17 @@
-"""Make an OpenAPI document self-contained: components other files hold are copied in.
+"""Make an OpenAPI document self-contained: components and path items other files hold are copied in.
 
-The upstream dialect's spec references the documented spec's components (`identify-face.yaml#/...`)
-instead of copying them. The mock compiles schemas against one document, schemathesis is given one,
-and `/openapi.yaml` must stand alone, so each referenced component is copied into the document under
-its own name, and every reference to it made local (`#/components/...`).
+The specs reference each other instead of copying: the dialects share the documented spec's components
+(`identify-face.yaml#/components/...`), and every dialect serves the lip-sync paths of `lip-sync.yaml`
+(`lip-sync.yaml#/paths/...`). The mock compiles schemas against one document, schemathesis is given one, and
+`/openapi.yaml` must stand alone, so each referenced component is copied into the document under its own name,
+each referenced path item in place, and every reference made local (`#/components/...`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 
@@ -21,7 +23,8 @@ class SpecBundleError(ValueError):
 def bundle(document: dict[str, Any], path: Path) -> tuple[dict[str, Any], bool]:
     """The document read from `path`, self-contained, and whether anything was copied into it."""
     bundler = _Bundler(path, document)
-    bundled = bundler.rewrite(document, bundler.root)
+    paths = {route: bundler.inlined(item) for route, item in (document.get("paths") or {}).items()}
+    bundled = bundler.rewrite({**document, "paths": paths} if paths else document, bundler.root)
     if bundled == document:
         return document, False
     components = bundled.setdefault("components", {})
@@ -58,6 +61,26 @@ class _Bundler:
         if isinstance(node.get("$ref"), str):
             copy["$ref"] = self._local_ref(node["$ref"], source)
         return copy
+
+    def inlined(self, item: Any) -> Any:
+        """A path item of the root document, or, when it only references another file's, that one's."""
+        if isinstance(item, dict) and set(item) == {"$ref"}:
+            return self.path_item(item["$ref"], self.root)
+        return item
+
+    def path_item(self, ref: str, source: Path) -> Any:
+        """The path item `ref` names in another file (`other.yaml#/paths/~1v1~1...`), its references made local."""
+        location, _, pointer = ref.partition("#")
+        target = (source.parent / location).resolve() if location else source
+        parts = pointer.split("/")
+        if target == self.root or len(parts) != 3 or parts[:2] != ["", "paths"]:
+            raise SpecBundleError(f"{ref} (in {source.name}): a path item can only be another file's path")
+        route = unquote(parts[2]).replace("~1", "/").replace("~0", "~")
+        try:
+            item = self._load(target)["paths"][route]
+        except (KeyError, TypeError):
+            raise SpecBundleError(f"{ref} (in {source.name}): no such path") from None
+        return self.rewrite(item, target)
 
     def _local_ref(self, ref: str, source: Path) -> str:
         location, _, pointer = ref.partition("#")

@@ -23,14 +23,23 @@ _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # A wheel carries a copy of the spec inside the package; a source checkout reads the one at the root.
 _SPEC_DIR = _PACKAGE_DIR / "openapi" if (_PACKAGE_DIR / "openapi").exists() else _PACKAGE_DIR.parent / "openapi"
 DEFAULT_SPEC_PATH = _SPEC_DIR / "identify-face.yaml"
-# The same path's synchronous dialect (docs/contract.md), which references the default spec's components.
+# The synchronous dialect (docs/contract.md), which references the documented spec's components.
 UPSTREAM_SPEC_PATH = _SPEC_DIR / "identify-face-upstream.yaml"
-# The dialects the mock speaks on Kling's path (`serve --dialect`): each one's spec, and the operation
-# only that dialect has, by which a spec is known to speak it.
+# Each request in the dialect its body speaks, as the seed's path is served (docs/contract.md).
+BY_BODY_SPEC_PATH = _SPEC_DIR / "identify-face-by-body.yaml"
+DOCUMENTED, UPSTREAM, BY_BODY = "documented", "upstream", "by-body"
+# The dialects of identify-face (`serve --dialect`, `contract --dialect`): each one's spec (which serves the lip-sync
+# flow too, from lip-sync.yaml), and the operation only that dialect has, by which a spec is known to speak it.
 DIALECTS: dict[str, tuple[Path, str]] = {
-    "documented": (DEFAULT_SPEC_PATH, "createIdentifyFaceTask"),
-    "upstream": (UPSTREAM_SPEC_PATH, "identifyFace"),
+    DOCUMENTED: (DEFAULT_SPEC_PATH, "createIdentifyFaceTask"),
+    UPSTREAM: (UPSTREAM_SPEC_PATH, "identifyFace"),
+    BY_BODY: (BY_BODY_SPEC_PATH, "identifyFaceByBody"),
 }
+# Every operation is served under Kling's own paths (`/v1/videos/...`) and the aggregators' (`/kling/v1/...`);
+# identify-face in the dialect its sources give each path unless one is forced (docs/contract.md, "Which dialect
+# answers where").
+PREFIXES = ("", "/kling")
+DIALECT_BY_PREFIX = {"": UPSTREAM, "/kling": BY_BODY}
 # The mock's own admin API (`serve --admin`), whose schemas also validate scenarios.
 ADMIN_SPEC_PATH = _SPEC_DIR / "admin.yaml"
 
@@ -66,6 +75,18 @@ class Operation:
     billable: bool = False
     # Codes it answers for what the content holds, not its form (`x-kling-content-refusals`).
     content_refusals: frozenset[int] = frozenset()
+    # The operations that answer it, by what the body holds (`x-kling-by-body`): the first whose schema the body
+    # matches (None: any), by operationId.
+    by_body: tuple[tuple[jsonschema_rs.Validator | None, str], ...] = field(default=(), repr=False)
+    # The document its validators were compiled against, where a validation error's schema path points.
+    document: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def answered_as(self, body: Any) -> str:
+        """The operationId that answers `body`: this one's, or, dispatched by body, the first whose `when` holds."""
+        for when, operation_id in self.by_body:
+            if when is None or when.is_valid(body):
+                return operation_id
+        return self.operation_id
 
 
 @dataclass(frozen=True)
@@ -96,10 +117,15 @@ class Spec:
 
     def schema_node(self, schema_path: list[str | int]) -> Any:
         """The node of the document at a validator's schema path."""
-        node: Any = self.document
-        for part in schema_path:
-            node = node[part]
-        return node
+        return schema_node(self.document, schema_path)
+
+
+def schema_node(document: dict[str, Any], schema_path: list[str | int]) -> Any:
+    """The node of `document` at a validator's schema path (the validator compiled against it)."""
+    node: Any = document
+    for part in schema_path:
+        node = node[part]
+    return node
 
 
 def business_code_table(document: dict[str, Any]) -> dict[int, tuple[int, str]]:
@@ -151,6 +177,15 @@ def dialect_spec(dialect: str | None, spec: Path | None) -> Path:
     if operation_id not in operations:
         raise SpecProblem(f"--spec {spec} is not of the {dialect} dialect: it has no {operation_id} operation")
     return spec
+
+
+def views(dialect: str | None, spec: Path | None) -> dict[str, Path]:
+    """The spec each path prefix answers by: `spec` on every path, else `dialect`'s, else each path its own."""
+    if spec is not None:
+        return dict.fromkeys(PREFIXES, spec)
+    if dialect is not None:
+        return dict.fromkeys(PREFIXES, DIALECTS[dialect][0])
+    return {prefix: DIALECTS[DIALECT_BY_PREFIX[prefix]][0] for prefix in PREFIXES}
 
 
 def load_spec(path: Path = DEFAULT_SPEC_PATH, relax_decisions: bool = False) -> Spec:
@@ -226,6 +261,11 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
         min_poll_interval_ms=raw.get("x-kling-min-poll-interval-ms"),
         billable=bool(raw.get("x-kling-billable")),
         content_refusals=frozenset(raw.get("x-kling-content-refusals", ())),
+        by_body=tuple(
+            (_compile(document, choice["when"]) if "when" in choice else None, choice["operation"])
+            for choice in raw.get("x-kling-by-body", ())
+        ),
+        document=document,
     )
 
 
@@ -239,6 +279,6 @@ def _compile(document: dict[str, Any], schema: dict[str, Any]) -> jsonschema_rs.
 
     `#/components/...` references then resolve, and since the schema reaches the spec's own
     schemas through `$ref`s, every error's schema path points into the document, where
-    `Spec.schema_node` finds it.
+    `schema_node` finds it.
     """
     return jsonschema_rs.Draft202012Validator({**document, **schema}, validate_formats=True)

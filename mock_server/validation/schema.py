@@ -14,7 +14,7 @@ import jsonschema_rs
 
 from ..core import rules
 from ..core.errors import BusinessCode, Finding, KlingError
-from ..spec import Operation, Spec
+from ..spec import Operation, schema_node
 
 _MAX_REPORTED = 5
 # Messages never echo the offending value: it may be megabytes of base64, or a secret.
@@ -38,11 +38,11 @@ _GENERIC: dict[str, str] = {
 }
 
 
-def validate_body(spec: Spec, validator: jsonschema_rs.Validator, body: Any) -> None:
+def validate_body(document: Mapping[str, Any], validator: jsonschema_rs.Validator, body: Any) -> None:
     """Raise `KlingError` naming every violation (up to a few) of the request body."""
     if validator.is_valid(body):
         return
-    findings = body_findings(spec, validator, body)
+    findings = body_findings(document, validator, body)
     # A body of the wrong type altogether is a malformed request, not a bad parameter.
     malformed = any(finding.path == "body" and finding.rule == "type" for finding in findings)
     code = BusinessCode.INVALID_REQUEST if malformed else BusinessCode.INVALID_PARAMETER
@@ -50,7 +50,7 @@ def validate_body(spec: Spec, validator: jsonschema_rs.Validator, body: Any) -> 
 
 
 def body_findings(
-    spec: Spec, validator: jsonschema_rs.Validator, body: Any, within: tuple[str, ...] = ()
+    document: Mapping[str, Any], validator: jsonschema_rs.Validator, body: Any, within: tuple[str, ...] = ()
 ) -> list[Finding]:
     """Every violation of `validator`'s schema by `body`; with `within`, only those of schema nodes under it.
 
@@ -61,25 +61,23 @@ def body_findings(
         finding
         for error in validator.iter_errors(body)
         if error.schema_path[: len(within)] == list(within)
-        for finding in _describe(spec, error)
+        for finding in _describe(document, error)
     ]
 
 
-def validate_parameters(
-    spec: Spec, operation: Operation, path: Mapping[str, str], query: Mapping[str, str]
-) -> dict[str, Any]:
+def validate_parameters(operation: Operation, path: Mapping[str, str], query: Mapping[str, str]) -> dict[str, Any]:
     """The operation's query and path parameters, typed as the spec says, with its defaults.
 
     Parameters the spec does not name are ignored, as real backends ignore them.
     """
-    values, findings = parameter_findings(spec, operation, path, query)
+    values, findings = parameter_findings(operation, path, query)
     if findings:
         raise _refusal(BusinessCode.INVALID_PARAMETER, findings)
     return values
 
 
 def parameter_findings(
-    spec: Spec, operation: Operation, path: Mapping[str, str], query: Mapping[str, str]
+    operation: Operation, path: Mapping[str, str], query: Mapping[str, str]
 ) -> tuple[dict[str, Any], list[Finding]]:
     """The typed parameters with their defaults, and every violation of their schemas."""
     if not operation.parameter_types:
@@ -94,7 +92,7 @@ def parameter_findings(
     findings = [
         finding
         for error in operation.parameters_validator.iter_errors(values)
-        for finding in _describe(spec, error, operation.parameter_locations)
+        for finding in _describe(operation.document, error, operation.parameter_locations)
     ]
     return values, findings
 
@@ -122,7 +120,7 @@ def _typed(value: str, kind: str) -> Any:
 
 
 def _describe(
-    spec: Spec, error: jsonschema_rs.ValidationError, locations: Mapping[str, str] | None = None
+    document: Mapping[str, Any], error: jsonschema_rs.ValidationError, locations: Mapping[str, str] | None = None
 ) -> list[Finding]:
     """The findings of one validation error: one, or one per property an `unevaluatedProperties` names.
 
@@ -131,7 +129,7 @@ def _describe(
     """
     keyword = str(error.schema_path[-1])
     params = error.kind.as_dict()
-    node = spec.schema_node(error.schema_path[:-1])
+    node = schema_node(dict(document), error.schema_path[:-1])
     rule = rules.for_schema(node.get("x-kling-rules", {}).get(keyword, keyword))
     template = node.get("x-kling-errors", {}).get(keyword) or _GENERIC.get(keyword, "is invalid ({keyword})")
     if keyword == "minLength" and params.get("limit") == 1:
