@@ -1,4 +1,4 @@
-"""Unit tests of the callback queue in Redis (`storage.redis.callbacks.RedisCallbackQueue`), against a real redis-server.
+"""Unit tests of the callback queue in Redis (`storage.redis.callbacks.RedisCallbackQueue`), on a real redis-server.
 
 Two queues on one prefix are two processes sharing a Redis: a due job is claimed by one of them only, a task's
 statuses come out one at a time and in order, enqueueing a status twice (or again once delivered) queues it once,
