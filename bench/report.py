@@ -57,13 +57,18 @@ class Round:
 
 @dataclass
 class Summary:
-    """The rounds of one target (`role`: ceiling, mock or peer); each figure reported is their median."""
+    """The rounds of one target (`role`: ceiling, mock, redis or peer); each figure reported is their median.
+
+    `redis` rows are the mock with its state in Redis, served by `workers` processes: they have no target of their
+    own, and are set beside the mock's rows (tasks in memory) in a section of their own.
+    """
 
     name: str
     note: str
     role: str
     workload: str
     rounds: list[Round] = field(default_factory=list)
+    workers: int = 1
 
     @property
     def valid(self) -> bool:
@@ -243,6 +248,53 @@ def noise_line(summaries: Sequence[Summary]) -> str:
     )
 
 
+def scaling_table(summaries: Sequence[Summary]) -> list[str]:
+    """The Redis rows against the ceiling and against the mock with its tasks in memory (same workload)."""
+    ceilings = by_role(summaries, "ceiling")
+    ceiling = ceilings[0] if ceilings else None
+    local = {s.workload: s for s in by_role(summaries, "mock")}
+    lines = [
+        "| target | workers | requests/s | x ceiling | x tasks in memory | p50 (ms) | p99 (ms) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for summary in by_role(summaries, "redis"):
+        if not summary.valid:
+            lines.append(f"| {summary.name} | {summary.workers} | INVALID | | | | |")
+            continue
+        shares = [ratio(summary, base, "requests_per_s") for base in (ceiling, local.get(summary.workload))]
+        shown = ["n/a" if share is None else f"{share:.2f} x" for share in shares]
+        lines.append(
+            f"| {summary.name} | {summary.workers} | {summary.median('requests_per_s'):,.0f} | {shown[0]} | "
+            f"{shown[1]} | {summary.median('p50_ms'):.2f} | {summary.median('p99_ms'):.2f} |"
+        )
+    return lines
+
+
+def scaling_section(summaries: Sequence[Summary], cores: int | None) -> list[str]:
+    """What keeping state in Redis costs, and what more workers can and cannot show on this machine."""
+    if not by_role(summaries, "redis"):
+        return []
+    return [
+        "## Redis mode: what scaling out costs",
+        "",
+        f"Cores on this machine: {cores or 'unknown'}. The mock, its workers and the redis-server of its round all "
+        "run on the server's CPU; wrk has the other to itself. Every ratio is to the ceiling (one process, one "
+        "core) or to the same workload with the tasks in the mock's memory.",
+        "",
+        *scaling_table(summaries),
+        "",
+        "- Each Redis row pays for its Redis out of the same core: two round trips per request (the scenarios' "
+        "version, then the task: a script to create, a GET to query), the journal's batched writes, redis-py's "
+        "work in the mock and Redis's own. No target: what this costs depends on where Redis runs, which is the "
+        "deployment's choice, not the mock's.",
+        "- Two workers on one core (the only layout a 2-core machine leaves once wrk has a core) cannot show what "
+        "workers buy: they share the core the one worker had, so they show what a second process costs (context "
+        "switches, a second connection pool, answers interleaved), and that the workers answer as one backend "
+        "under load. A gain needs a core per worker beyond wrk's and Redis's: 4 cores or more.",
+        "",
+    ]
+
+
 def verdict(found: Sequence[Goal], summaries: Sequence[Summary]) -> str:
     """PASS when every target measured is met, FAIL when one is not, INVALID when a run had errors."""
     if not all(summary.valid for summary in summaries):
@@ -258,10 +310,12 @@ def markdown(
     memory_method: str = "",
     peer_note: str | None = None,
     found: Sequence[Goal] | None = None,
+    cores: int | None = None,
 ) -> str:
-    """The whole report: setup lines, the results table, the targets, memory, noise and notes.
+    """The whole report: setup lines, the results table, the targets, Redis mode, memory, noise and notes.
 
     `found`: the targets as `goals(summaries, memory, peer_note)` checks them, when the caller has them already.
+    `cores`: the machine's, shown beside the Redis rows.
     """
     if found is None:
         found = goals(summaries, memory, peer_note)
@@ -274,6 +328,7 @@ def markdown(
     ]
     lines += [*results_table(summaries), ""]
     lines += [f"## Targets: {verdict(found, summaries)}", "", *goals_table(found), ""]
+    lines += scaling_section(summaries, cores)
     if memory:
         lines += ["## Memory per stored task", "", *([memory_method, ""] if memory_method else [])]
         lines += [*memory_table(memory), ""]
