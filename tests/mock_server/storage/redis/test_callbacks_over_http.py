@@ -251,6 +251,26 @@ def test_a_mock_killed_mid_delivery_leaves_its_callbacks_to_the_other(
     _assert_no_traceback(survivor)
 
 
+def test_a_mock_stopped_gracefully_hands_its_callbacks_back_at_once(
+    redis_server: RedisServer, prefix: str, receiver: Receiver
+) -> None:
+    """SIGTERM while the receiver holds its deliveries: the mock stops them and hands their jobs back as it shuts
+    down, so the other need not wait for leases to run out."""
+    receiver.hold.set()
+    with _mock(redis_server, prefix) as survivor:
+        stopping = _mock(redis_server, prefix).start()
+        try:
+            task_ids = [_create(stopping, receiver.url)["task_id"] for _ in range(3)]
+            receiver.wait_until(lambda: receiver.held == 3, "deliveries held by the receiver")
+            assert stopping.stop() in (0, -signal.SIGTERM)
+        finally:
+            stopping.stop(signal.SIGKILL)
+        assert not any(h.startswith(f"{stopping.pid}-") for h in _holders(redis_server, prefix, task_ids).values())
+        receiver.hold.clear()
+        receiver.assert_each_status_once_in_order(task_ids, STATUSES[:1])
+    _assert_no_traceback(stopping, survivor)
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds worker processes through /proc")
 def test_a_worker_killed_mid_delivery_leaves_its_callbacks_to_the_others(
     redis_server: RedisServer, prefix: str, receiver: Receiver
