@@ -203,8 +203,12 @@ class SharedOutbox:
 
     async def _deliver(self, job: Claimed) -> None:
         try:
-            if self.sender.permits(job.url, job.task_id):
-                await self.sender.deliver(job.url, job.task)  # retries, and logs the last failure
+            try:
+                if self.sender.permits(job.url, job.task_id):
+                    await self.sender.deliver(job.url, job.task)  # retries, and logs the last failure
+            except Exception:
+                # Given up, not handed on: another process would fail the same way, for ever.
+                logger.exception("callback for task %s could not be delivered", job.task_id)
             await self._ack(job)
         finally:
             self._held.pop(job.task_id, None)
