@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         return PlainTextResponse(spec.text, media_type="application/yaml", headers=headers)
 
     async def start() -> None:
+        """Before serving: the `--scenarios` file seeded, and this process's callback dispatcher running."""
         await scenarios.start()
         await callbacks.start()
 
