@@ -47,9 +47,17 @@ class Round:
     def noisy(self) -> bool:
         return self.contention.noisy
 
+    @property
+    def cpu_us_per_request(self) -> float:
+        """CPU time the target's processes spent per request answered: unlike requests/s, what others take of the
+        machine hardly moves it."""
+        return self.contention.server_busy * self.run.duration_s / self.run.requests * 1e6 if self.run.requests else 0
+
     def figure(self, key: str) -> float:
         if key == "startup_s":
             return self.startup_s
+        if key == "cpu_us_per_request":
+            return self.cpu_us_per_request
         if key == "peak_rss_mb":
             return self.peak_rss_bytes / 2**20
         return float(getattr(self.run, key))
@@ -249,23 +257,31 @@ def noise_line(summaries: Sequence[Summary]) -> str:
 
 
 def scaling_table(summaries: Sequence[Summary]) -> list[str]:
-    """The Redis rows against the ceiling and against the mock with its tasks in memory (same workload)."""
+    """The Redis rows beside the mock's own (tasks in memory): against the ceiling, against the same workload in
+    memory, and in CPU time per request (the mock's processes and their Redis)."""
     ceilings = by_role(summaries, "ceiling")
     ceiling = ceilings[0] if ceilings else None
     local = {s.workload: s for s in by_role(summaries, "mock")}
     lines = [
-        "| target | workers | requests/s | x ceiling | x tasks in memory | p50 (ms) | p99 (ms) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| target | workers | requests/s | x ceiling | x tasks in memory | CPU per request (µs) | x tasks in memory "
+        "| p50 (ms) | p99 (ms) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for summary in by_role(summaries, "redis"):
+    for summary in [*local.values(), *by_role(summaries, "redis")]:
         if not summary.valid:
-            lines.append(f"| {summary.name} | {summary.workers} | INVALID | | | | |")
+            lines.append(f"| {summary.name} | {summary.workers} | INVALID | | | | | | |")
             continue
-        shares = [ratio(summary, base, "requests_per_s") for base in (ceiling, local.get(summary.workload))]
+        base = local.get(summary.workload)
+        shares = [
+            ratio(summary, ceiling, "requests_per_s"),
+            ratio(summary, base, "requests_per_s"),
+            ratio(summary, base, "cpu_us_per_request"),
+        ]
         shown = ["n/a" if share is None else f"{share:.2f} x" for share in shares]
         lines.append(
             f"| {summary.name} | {summary.workers} | {summary.median('requests_per_s'):,.0f} | {shown[0]} | "
-            f"{shown[1]} | {summary.median('p50_ms'):.2f} | {summary.median('p99_ms'):.2f} |"
+            f"{shown[1]} | {summary.median('cpu_us_per_request'):,.0f} | {shown[2]} | "
+            f"{summary.median('p50_ms'):.2f} | {summary.median('p99_ms'):.2f} |"
         )
     return lines
 
@@ -279,7 +295,9 @@ def scaling_section(summaries: Sequence[Summary], cores: int | None) -> list[str
         "",
         f"Cores on this machine: {cores or 'unknown'}. The mock, its workers and the redis-server of its round all "
         "run on the server's CPU; wrk has the other to itself. Every ratio is to the ceiling (one process, one "
-        "core) or to the same workload with the tasks in the mock's memory.",
+        "core) or to the same workload with the tasks in the mock's memory. CPU per request is the CPU time of the "
+        "target's processes (the mock, its workers, its redis-server) over the requests answered: on a busy "
+        "machine it moves far less than requests/s, which other processes' share of the core drags down.",
         "",
         *scaling_table(summaries),
         "",

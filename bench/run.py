@@ -403,6 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"round {number}/{args.rounds} {target.name}: {one.run.requests_per_s:,.0f} req/s, "
                     f"p50 {one.run.p50_ms:.2f} ms, p99 {one.run.p99_ms:.2f} ms, startup {one.startup_s:.3f} s, "
                     f"peak RSS {one.peak_rss_bytes / 2**20:.0f} MB, server busy {one.contention.server_busy:.0%}, "
+                    f"CPU {one.cpu_us_per_request:,.0f} µs/request, "
                     f"other load {one.contention.other_load:.0%} ({state})",
                     file=sys.stderr,
                     flush=True,

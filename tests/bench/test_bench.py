@@ -200,10 +200,12 @@ def test_the_redis_rows_have_no_target_and_a_section_of_their_own() -> None:
     text = report.markdown(shown, [], ["Machine: x."], cores=2)
     assert "## Targets: FAIL" in text  # as without them: the query's own rows fail (made-up numbers)
     assert "## Redis mode: what scaling out costs" in text and "Cores on this machine: 2." in text
-    # Against the ceiling's 20,000 and the memory store's rows (create 15,000, query 10,000).
-    assert "| mock create (redis) | 1 | 6,000 | 0.30 x | 0.40 x | 1.00 | 9.00 |" in text
-    assert "| mock query (redis) | 1 | 8,000 | 0.40 x | 0.80 x |" in text
-    assert "| mock create (redis, 2 workers) | 2 | 5,000 | 0.25 x | 0.33 x |" in text
+    # Against the ceiling's 20,000 and the memory store's rows (create 15,000, query 10,000); the CPU per request
+    # of a server busy all the time is its inverse.
+    assert "| mock create | 1 | 15,000 | 0.75 x | 1.00 x | 67 | 1.00 x | 1.00 | 4.00 |" in text
+    assert "| mock create (redis) | 1 | 6,000 | 0.30 x | 0.40 x | 167 | 2.50 x | 1.00 | 9.00 |" in text
+    assert "| mock query (redis) | 1 | 8,000 | 0.40 x | 0.80 x | 125 | 1.25 x |" in text
+    assert "| mock create (redis, 2 workers) | 2 | 5,000 | 0.25 x | 0.33 x | 200 | 3.00 x |" in text
     assert "cannot show what workers buy" in text
     assert "Redis mode" not in report.markdown(summaries(), [], [])
 
@@ -213,6 +215,13 @@ def test_a_redis_row_with_errors_makes_the_report_invalid() -> None:
     shown[3].rounds = [one_round(6_000, errors=1)]
     assert report.verdict(report.goals(shown, [], None), shown) == "INVALID"
     assert "| mock create (redis) | 1 | INVALID |" in report.markdown(shown, [], [])
+
+
+def test_cpu_per_request_is_the_target_s_cpu_time_over_its_requests() -> None:
+    """Half busy over 10 s for 20,000 requests: 250 µs each, however many requests others' load cost it."""
+    one = Round(wrk.WrkRun(2_000, 1.0, 2.0, 1.0, 5.0, 20_000, 10.0, {}), Contention(0.5, 0.4), 0.2, 0)
+    assert one.cpu_us_per_request == pytest.approx(250.0)
+    assert one.figure("cpu_us_per_request") == pytest.approx(250.0)
 
 
 def test_noise_counts_every_process_of_the_target() -> None:
