@@ -49,8 +49,8 @@ class Round:
 
     @property
     def cpu_us_per_request(self) -> float:
-        """CPU time the target's processes spent per request answered: unlike requests/s, what others take of the
-        machine hardly moves it."""
+        """CPU time the target's processes spent per request answered: what each answer costs, whatever share of
+        the core others left it (which requests/s depends on)."""
         return self.contention.server_busy * self.run.duration_s / self.run.requests * 1e6 if self.run.requests else 0
 
     def figure(self, key: str) -> float:
@@ -296,8 +296,9 @@ def scaling_section(summaries: Sequence[Summary], cores: int | None) -> list[str
         f"Cores on this machine: {cores or 'unknown'}. The mock, its workers and the redis-server of its round all "
         "run on the server's CPU; wrk has the other to itself. Every ratio is to the ceiling (one process, one "
         "core) or to the same workload with the tasks in the mock's memory. CPU per request is the CPU time of the "
-        "target's processes (the mock, its workers, its redis-server) over the requests answered: on a busy "
-        "machine it moves far less than requests/s, which other processes' share of the core drags down.",
+        "target's processes (the mock, its workers, its redis-server) over the requests answered: what each answer "
+        "costs, whatever share of the core the target got. It too grows on a busy machine (caches, the "
+        "hypervisor): compare it between the rows of one run.",
         "",
         *scaling_table(summaries),
         "",

@@ -218,7 +218,7 @@ def test_a_redis_row_with_errors_makes_the_report_invalid() -> None:
 
 
 def test_cpu_per_request_is_the_target_s_cpu_time_over_its_requests() -> None:
-    """Half busy over 10 s for 20,000 requests: 250 µs each, however many requests others' load cost it."""
+    """Half busy over 10 s for 20,000 requests: 250 µs each."""
     one = Round(wrk.WrkRun(2_000, 1.0, 2.0, 1.0, 5.0, 20_000, 10.0, {}), Contention(0.5, 0.4), 0.2, 0)
     assert one.cpu_us_per_request == pytest.approx(250.0)
     assert one.figure("cpu_us_per_request") == pytest.approx(250.0)
