@@ -12,8 +12,8 @@ from ..core.callers import caller_fingerprint
 from ..core.clock import Clock
 from ..core.errors import BusinessCode, KlingError
 from ..core.ids import IdGenerator
-from .callbacks import CallbackSender
 from .lifecycle import FAILED, FINAL_STEP, PROCESSING, Lifecycle
+from .outbox import Callback, CallbackOutbox
 from .tasks import Outcome, Task, TaskKind, TaskStore
 
 SCENARIO_FAILURE = Outcome(succeeded=False, message="the task failed (scenario)")
@@ -34,7 +34,7 @@ class TaskService:
         ids: IdGenerator,
         lifecycle: Lifecycle,
         clock: Clock,
-        callbacks: CallbackSender | None = None,
+        callbacks: CallbackOutbox | None = None,
     ) -> None:
         self.store = store
         self.kinds = {kind.name: kind for kind in kinds}
@@ -57,7 +57,7 @@ class TaskService:
             self.ids.new(), kind.name, owner, now, now, payload, callback_url, fate=fate, external_id=external_id
         )
         await self.store.add(task)
-        self._call_back_on_create(task, now)
+        await self._call_back_on_create(task, now)
         return self.render(task, now)
 
     async def get(self, kind: TaskKind, owner: str, task_id: str) -> dict[str, Any]:
@@ -66,9 +66,9 @@ class TaskService:
             raise not_found(task_id)
         now = self.clock.now_ms()
         if self._last_step(task) > task.step and self.lifecycle.on_poll(task, now):
+            # Queued before the step is stored: whoever reads the new step finds its callback queued already.
+            await self._call_back(task, [(task.step, now)])
             await self.store.update(task)
-            if task.callback_url and self.callbacks:
-                self.callbacks.send(task.callback_url, self.render(task, now))
         return self.render(task, now)
 
     async def list(self, kind: TaskKind, owner: str, page_num: int, page_size: int) -> list[dict[str, Any]]:
@@ -86,16 +86,19 @@ class TaskService:
         """How far the task may go: a task a scenario holds in `processing` stops at step 1."""
         return 1 if task.fate == PROCESSING else FINAL_STEP
 
-    def _call_back_on_create(self, task: Task, now: int) -> None:
+    async def _call_back_on_create(self, task: Task, now: int) -> None:
         """Announce `submitted` now and, when time drives the lifecycle, each later status at its time."""
-        if not (task.callback_url and self.callbacks):
+        if not task.callback_url:
             return
-        self.callbacks.send(task.callback_url, self.render(task, now))
         tick = self.lifecycle.tick_ms
-        if tick > 0:
-            for step in range(1, self._last_step(task) + 1):
-                at = task.created_at + step * tick
-                self.callbacks.send(task.callback_url, self.render(task, at), delay=(at - now) / 1000)
+        later = range(1, self._last_step(task) + 1) if tick > 0 else range(0)
+        await self._call_back(task, [(0, now), *((step, task.created_at + step * tick) for step in later)])
+
+    async def _call_back(self, task: Task, steps: builtins.list[tuple[int, int]]) -> None:
+        """Queue a callback per (step, time it is due): the task as the query renders it then."""
+        if task.callback_url and self.callbacks:
+            url = task.callback_url
+            await self.callbacks.enqueue([Callback(url, self.render(task, at), step, at) for step, at in steps])
 
     async def aclose(self) -> None:
         """Stop pending callbacks (the store is its backend's to close)."""

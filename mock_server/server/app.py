@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     ids = IdGenerator(settings.seed)
     lifecycle = Lifecycle(settings.tick_ms)
     backend = open_backend(settings.store, settings.max_tasks, lifecycle, clock, settings.store_prefix)
-    callbacks = CallbackSender(settings.callback_allow_hosts)
+    callbacks = backend.callbacks(CallbackSender(settings.callback_allow_hosts), clock)
     service = TaskService(backend.tasks, KINDS, ids, lifecycle, clock, callbacks)
     # Only the admin API reads the journal: without it, recording would be work for nobody.
     journal = backend.journal(settings.journal_size) if settings.admin else None
@@ -104,6 +104,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         headers = {DECISIONS_HEADER: spec.decisions}
         return PlainTextResponse(spec.text, media_type="application/yaml", headers=headers)
 
+    async def start() -> None:
+        """Before serving: the `--scenarios` file seeded, and this process's callback dispatcher running."""
+        await scenarios.start()
+        await callbacks.start()
+
     async def close() -> None:
         """The journal first: it writes what is still on its way through the Redis the backend closes last."""
         if journal is not None:
@@ -122,7 +127,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             StoreUnavailable: on_store_unavailable,
             Exception: on_unexpected,
         },
-        lifespan=flushing_lifespan(access_sink, close, start=scenarios.start),
+        lifespan=flushing_lifespan(access_sink, close, start=start),
     )
     # Kling's paths have no trailing-slash twins: `/identify-face/` is unknown (404/1203), not a redirect.
     app.router.redirect_slashes = False
