@@ -2,13 +2,15 @@
 
 A run is noisy when other processes or the hypervisor took more than NOISY_SHARE of either pinned
 CPU, or when the server was busy less than SATURATED of the time (then wrk, not the server, set the
-pace). Sampled from /proc before and after the measured run.
+pace). Sampled from /proc before and after the measured run. "The server" is every process of the
+target on the server's CPU: with workers, the supervisor and each worker; with Redis, its redis-server too.
 """
 
 from __future__ import annotations
 
 import os
 import resource
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,19 +41,28 @@ class Contention:
         return self.other_load > NOISY_SHARE or self.server_busy < SATURATED
 
 
-def sample(pid: int, server_cpu: int, load_cpu: int) -> CpuSample:
+def sample(pids: Sequence[int], server_cpu: int, load_cpu: int) -> CpuSample:
+    """`pids`: the server's processes (the same ones before and after a run)."""
     stat = Path("/proc/stat").read_text().splitlines()
     rows = {row.split()[0]: [int(value) for value in row.split()[1:9]] for row in stat if row.startswith("cpu")}
     cpus = [rows[f"cpu{cpu}"] for cpu in (server_cpu, load_cpu)]
-    # Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the parenthesised command name.
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return CpuSample(
         busy=(_busy(cpus[0]), _busy(cpus[1])),
         steal=(cpus[0][7] / CLOCK_TICKS, cpus[1][7] / CLOCK_TICKS),
-        server=(int(fields[11]) + int(fields[12])) / CLOCK_TICKS,
+        server=sum(_cpu_seconds(pid) for pid in pids),
         ours=own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime,
     )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, 0 once it is gone."""
+    try:
+        # Fields 14 and 15 of /proc/PID/stat, counted after the parenthesised command name.
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def _busy(row: list[int]) -> float:

@@ -47,9 +47,17 @@ class Round:
     def noisy(self) -> bool:
         return self.contention.noisy
 
+    @property
+    def cpu_us_per_request(self) -> float:
+        """CPU time the target's processes spent per request answered: what each answer costs, whatever share of
+        the core others left it (which requests/s depends on)."""
+        return self.contention.server_busy * self.run.duration_s / self.run.requests * 1e6 if self.run.requests else 0
+
     def figure(self, key: str) -> float:
         if key == "startup_s":
             return self.startup_s
+        if key == "cpu_us_per_request":
+            return self.cpu_us_per_request
         if key == "peak_rss_mb":
             return self.peak_rss_bytes / 2**20
         return float(getattr(self.run, key))
@@ -57,13 +65,18 @@ class Round:
 
 @dataclass
 class Summary:
-    """The rounds of one target (`role`: ceiling, mock or peer); each figure reported is their median."""
+    """The rounds of one target (`role`: ceiling, mock, redis or peer); each figure reported is their median.
+
+    `redis` rows are the mock with its state in Redis, served by `workers` processes: they have no target of their
+    own, and are set beside the mock's rows (tasks in memory) in a section of their own.
+    """
 
     name: str
     note: str
     role: str
     workload: str
     rounds: list[Round] = field(default_factory=list)
+    workers: int = 1
 
     @property
     def valid(self) -> bool:
@@ -243,6 +256,64 @@ def noise_line(summaries: Sequence[Summary]) -> str:
     )
 
 
+def scaling_table(summaries: Sequence[Summary]) -> list[str]:
+    """The Redis rows beside the mock's own (tasks in memory): against the ceiling, against the same workload in
+    memory, and in CPU time per request (the mock's processes and their Redis)."""
+    ceilings = by_role(summaries, "ceiling")
+    ceiling = ceilings[0] if ceilings else None
+    local = {s.workload: s for s in by_role(summaries, "mock")}
+    lines = [
+        "| target | workers | requests/s | x ceiling | x tasks in memory | CPU per request (µs) | x tasks in memory "
+        "| p50 (ms) | p99 (ms) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for summary in [*local.values(), *by_role(summaries, "redis")]:
+        if not summary.valid:
+            lines.append(f"| {summary.name} | {summary.workers} | INVALID | | | | | | |")
+            continue
+        base = local.get(summary.workload)
+        shares = [
+            ratio(summary, ceiling, "requests_per_s"),
+            ratio(summary, base, "requests_per_s"),
+            ratio(summary, base, "cpu_us_per_request"),
+        ]
+        shown = ["n/a" if share is None else f"{share:.2f} x" for share in shares]
+        lines.append(
+            f"| {summary.name} | {summary.workers} | {summary.median('requests_per_s'):,.0f} | {shown[0]} | "
+            f"{shown[1]} | {summary.median('cpu_us_per_request'):,.0f} | {shown[2]} | "
+            f"{summary.median('p50_ms'):.2f} | {summary.median('p99_ms'):.2f} |"
+        )
+    return lines
+
+
+def scaling_section(summaries: Sequence[Summary], cores: int | None) -> list[str]:
+    """What keeping state in Redis costs, and what more workers can and cannot show on this machine."""
+    if not by_role(summaries, "redis"):
+        return []
+    return [
+        "## Redis mode: what scaling out costs",
+        "",
+        f"Cores on this machine: {cores or 'unknown'}. The mock, its workers and the redis-server of its round all "
+        "run on the server's CPU; wrk has the other to itself. Every ratio is to the ceiling (one process, one "
+        "core) or to the same workload with the tasks in the mock's memory. CPU per request is the CPU time of the "
+        "target's processes (the mock, its workers, its redis-server) over the requests answered: what each answer "
+        "costs, whatever share of the core the target got. It too grows on a busy machine (caches, the "
+        "hypervisor): compare it between the rows of one run.",
+        "",
+        *scaling_table(summaries),
+        "",
+        "- Each Redis row pays for its Redis out of the same core: two round trips per request (the scenarios' "
+        "version, then the task: a script to create, a GET to query), the journal's batched writes, redis-py's "
+        "work in the mock and Redis's own. No target: what this costs depends on where Redis runs, which is the "
+        "deployment's choice, not the mock's.",
+        "- Two workers on one core (the only layout a 2-core machine leaves once wrk has a core) cannot show what "
+        "workers buy: they share the core the one worker had, so they show what a second process costs (context "
+        "switches, a second connection pool, answers interleaved), and that the workers answer as one backend "
+        "under load. A gain needs a core per worker beyond wrk's and Redis's: 4 cores or more.",
+        "",
+    ]
+
+
 def verdict(found: Sequence[Goal], summaries: Sequence[Summary]) -> str:
     """PASS when every target measured is met, FAIL when one is not, INVALID when a run had errors."""
     if not all(summary.valid for summary in summaries):
@@ -258,10 +329,12 @@ def markdown(
     memory_method: str = "",
     peer_note: str | None = None,
     found: Sequence[Goal] | None = None,
+    cores: int | None = None,
 ) -> str:
-    """The whole report: setup lines, the results table, the targets, memory, noise and notes.
+    """The whole report: setup lines, the results table, the targets, Redis mode, memory, noise and notes.
 
     `found`: the targets as `goals(summaries, memory, peer_note)` checks them, when the caller has them already.
+    `cores`: the machine's, shown beside the Redis rows.
     """
     if found is None:
         found = goals(summaries, memory, peer_note)
@@ -274,6 +347,7 @@ def markdown(
     ]
     lines += [*results_table(summaries), ""]
     lines += [f"## Targets: {verdict(found, summaries)}", "", *goals_table(found), ""]
+    lines += scaling_section(summaries, cores)
     if memory:
         lines += ["## Memory per stored task", "", *([memory_method, ""] if memory_method else [])]
         lines += [*memory_table(memory), ""]

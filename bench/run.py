@@ -7,10 +7,14 @@ does not, much. Measured, in one run and with the same load generator:
 - `mock create`: `kling-mock serve --admin --journal-size 1000 --tick-ms 1000`, everything on
   (validation, store, journal, access log), POST of the spec's documented example;
 - `mock query`: the same server, GET of a task created before the run;
+- `mock create (redis)`, `mock query (redis)`: the same mock with `--store redis://...`, and again with
+  `--workers 2`: what sharing state through Redis costs (when redis-server is installed; skipped with a note
+  otherwise). Each round starts a redis-server of its own, on the server's CPU;
 - `prism` and `prism quiet`: `prism mock openapi/identify-face.yaml`, default logging and `-v silent`,
   when npm is available (skipped with a note otherwise).
 
-How: each server runs on 127.0.0.1 pinned to CPU 0, wrk (1 thread, 32 connections) pinned to CPU 1.
+How: each server (with its workers and its redis-server) runs on 127.0.0.1 pinned to CPU 0, wrk (1 thread,
+32 connections) pinned to CPU 1.
 Rounds alternate between targets so that the drift of a shared machine hits all of them alike, and
 the median of the rounds is reported. Every server is started fresh for its round, timed from spawn
 to its first good answer, and always stopped; its peak RSS is read before it stops. A run with any
@@ -25,6 +29,7 @@ Exit status: 0 when every target is met, 1 when one is not, 2 when a measurement
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import importlib.metadata
 import json
@@ -74,8 +79,8 @@ def find_prism() -> tuple[str | None, str]:
     return str(PRISM), ""
 
 
-def plan(access_log: Path, prism: str | None) -> list[Target]:
-    """The ceiling first: every ratio is taken against it."""
+def plan(access_log: Path, prism: str | None, redis: bool = False) -> list[Target]:
+    """The ceiling first: every ratio is taken against it. `redis`: with the Redis rows."""
     python = sys.executable
     console_script = Path(python).with_name("kling-mock")
     kling_mock = (str(console_script),) if console_script.exists() else (python, "-m", "mock_server")
@@ -108,6 +113,8 @@ def plan(access_log: Path, prism: str | None) -> list[Target]:
             stdout=access_log,
         ),
     ]
+    if redis:
+        targets += redis_targets(mock, access_log)
     if prism is not None:
         base = (prism, "mock", str(SPEC.relative_to(ROOT)), "-h", servers.HOST, "-p", servers.PORT_FIELD)
         targets += [
@@ -117,37 +124,102 @@ def plan(access_log: Path, prism: str | None) -> list[Target]:
     return targets
 
 
-def measure(target: Target, create: workload.Request, wrk_path: str, workdir: Path, args: argparse.Namespace) -> Round:
-    """One round of one target: a fresh server, a good answer, a warm-up, the measured run, a good answer."""
-    with servers.serving(target, create, ROOT, workdir, SERVER_CPU) as server:
-        if target.uvloop:
-            servers.check_runtime(server)
-        request = create
-        if target.workload == "query":
-            answer = workload.check(target.name, server.base_url, create, kling_envelope=True)
-            request = workload.query_of(create, answer["data"]["task_id"])
-        workload.check(target.name, server.base_url, request, kling_envelope=True)
-        script = workdir / f"{target.workload}.lua"
-        script.write_text(wrk.lua_script(request.method, request.body, workload.TOKEN), encoding="utf-8")
-        url = server.base_url + request.path
-        if args.warmup:
-            wrk.run(wrk_path, url, script, args.warmup, args.connections, LOAD_CPU)
-        before = noise.sample(server.pid, SERVER_CPU, LOAD_CPU)
-        run = wrk.run(wrk_path, url, script, args.duration, args.connections, LOAD_CPU)
-        contention = noise.contention(before, noise.sample(server.pid, SERVER_CPU, LOAD_CPU), run.duration_s)
-        peak = servers.peak_rss_bytes(server.pid)
-        workload.check(target.name, server.base_url, request, kling_envelope=True)
+def redis_targets(mock: tuple[str, ...], access_log: Path) -> list[Target]:
+    """The mock with its state in Redis, with one worker and with two: create and query each."""
+    targets = []
+    for workers in (1, 2):
+        flags = ("--store", servers.STORE_FIELD, *(("--workers", str(workers)) if workers > 1 else ()))
+        shown = " ".join(flags).replace(servers.STORE_FIELD, "redis://...")
+        label = "redis" if workers == 1 else f"redis, {workers} workers"
+        for workload_name in ("create", "query"):
+            what = "POST" if workload_name == "create" else "GET of a task created before the run"
+            targets.append(
+                Target(
+                    f"mock {workload_name} ({label})",
+                    (*mock, *flags),
+                    f"{what}, the same mock with `{shown}`: a redis-server of its own, on CPU {SERVER_CPU} too; "
+                    "peak RSS counts it",
+                    "redis",
+                    workload_name,
+                    uvloop=True,
+                    stdout=access_log,
+                    redis=True,
+                    workers=workers,
+                )
+            )
+    return targets
+
+
+def measure(
+    target: Target,
+    create: workload.Request,
+    wrk_path: str,
+    workdir: Path,
+    args: argparse.Namespace,
+    redis: str | None = None,
+) -> Round:
+    """One round of one target: a fresh server (and Redis), a good answer, a warm-up, the measured run, a good answer.
+
+    `redis`: redis-server's path, for a target that keeps its state there.
+    """
+    if target.redis and redis is None:
+        raise BenchError(f"{target.name} needs redis-server")
+    with (
+        servers.redis_serving(redis, workdir, SERVER_CPU)
+        if redis and target.redis
+        else contextlib.nullcontext() as store
+    ):
+        fields = {} if store is None else {servers.STORE_FIELD: store.url}
+        beside = [] if store is None else [store.pid]  # the target's processes besides the server's own
+        with servers.serving(target, create, ROOT, workdir, SERVER_CPU, fields=fields) as server:
+            found = measure_served(target, server, create, wrk_path, workdir, args, beside)
+    return found
+
+
+def measure_served(
+    target: Target,
+    server: servers.Server,
+    create: workload.Request,
+    wrk_path: str,
+    workdir: Path,
+    args: argparse.Namespace,
+    beside: list[int],
+) -> Round:
+    """The run on a server that answers: `beside` are the target's other processes (CPU and peak RSS count them)."""
+    if target.uvloop:
+        servers.check_runtime(server)
+    request = create
+    if target.workload == "query":
+        answer = workload.check(target.name, server.base_url, create, kling_envelope=True)
+        request = workload.query_of(create, answer["data"]["task_id"])
+    workload.check(target.name, server.base_url, request, kling_envelope=True)
+    script = workdir / f"{target.workload}.lua"
+    script.write_text(wrk.lua_script(request.method, request.body, workload.TOKEN), encoding="utf-8")
+    url = server.base_url + request.path
+    if args.warmup:
+        wrk.run(wrk_path, url, script, args.warmup, args.connections, LOAD_CPU)
+    pids = [*servers.process_tree(server.pid), *beside]
+    before = noise.sample(pids, SERVER_CPU, LOAD_CPU)
+    run = wrk.run(wrk_path, url, script, args.duration, args.connections, LOAD_CPU)
+    contention = noise.contention(before, noise.sample(pids, SERVER_CPU, LOAD_CPU), run.duration_s)
+    peak = servers.peak_rss_bytes(server.pid) + sum(1024 * servers.status_kb(pid, "VmHWM") for pid in beside)
+    workload.check(target.name, server.base_url, request, kling_envelope=True)
     return Round(run, contention, server.startup_s, peak)
 
 
 def measure_quietest(
-    target: Target, create: workload.Request, wrk_path: str, workdir: Path, args: argparse.Namespace
+    target: Target,
+    create: workload.Request,
+    wrk_path: str,
+    workdir: Path,
+    args: argparse.Namespace,
+    redis: str | None = None,
 ) -> Round:
     """A run that others disturbed is run again, a bounded number of times; a run with errors never is."""
-    attempts = [measure(target, create, wrk_path, workdir, args)]
+    attempts = [measure(target, create, wrk_path, workdir, args, redis)]
     while attempts[-1].noisy and attempts[-1].valid and len(attempts) <= args.retries:
         print(f"{target.name}: noisy ({attempts[-1].contention.other_load:.0%} other load), again", file=sys.stderr)
-        attempts.append(measure(target, create, wrk_path, workdir, args))
+        attempts.append(measure(target, create, wrk_path, workdir, args, redis))
     invalid = [attempt for attempt in attempts if not attempt.valid]
     return invalid[0] if invalid else min(attempts, key=lambda attempt: attempt.contention.other_load)
 
@@ -159,7 +231,7 @@ def version_of(distribution: str) -> str:
         return "not installed"
 
 
-def machine(wrk_path: str, prism: str | None) -> dict[str, str]:
+def machine(wrk_path: str, prism: str | None, redis: str | None = None) -> dict[str, str]:
     """What the numbers were measured on: they mean little without it."""
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
@@ -176,33 +248,42 @@ def machine(wrk_path: str, prism: str | None) -> dict[str, str]:
     if prism is not None:
         info["prism"] = subprocess.run([prism, "--version"], capture_output=True, text=True, check=False).stdout.strip()
         info["node"] = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    if redis is not None:
+        info["redis"] = servers.redis_version(redis)
+        info["redis-py"] = version_of("redis")
     return info
 
 
 def setup_lines(info: dict[str, str], args: argparse.Namespace, create: workload.Request) -> list[str]:
     node = f", Prism {info['prism']} on Node {info['node']}" if "prism" in info else ""
+    redis = f", Redis {info['redis']} (redis-py {info['redis-py']})" if "redis" in info else ""
+    beside = (
+        f" (its workers, and for the Redis rows a redis-server of its own started for each round, on CPU "
+        f"{SERVER_CPU} too: `--save ''`, no append-only file)"
+        if redis
+        else ""
+    )
     return [
         f"Machine: {info['cpu']}, {info['cores']} cores, Linux {info['kernel']}; Python {info['python']}, "
-        f"uvicorn {info['uvicorn']}, Starlette {info['starlette']}{node}; {info['wrk']}; {info['date']}.",
+        f"uvicorn {info['uvicorn']}, Starlette {info['starlette']}{node}{redis}; {info['wrk']}; {info['date']}.",
         "",
-        f"Setup: each server alone on CPU {SERVER_CPU}, wrk on CPU {LOAD_CPU} (`taskset`), 127.0.0.1; "
+        f"Setup: each server alone on CPU {SERVER_CPU}{beside}, wrk on CPU {LOAD_CPU} (`taskset`), 127.0.0.1; "
         f"wrk -t1 -c{args.connections} --timeout {wrk.TIMEOUT_S}s; {args.warmup} s warm-up + {args.duration} s "
         f"measured; {args.rounds} interleaved rounds, each on a freshly started server, medians. Python servers: "
-        "uvicorn, 1 worker, uvloop + httptools, no uvicorn access log, PYTHONUNBUFFERED unset. Request: "
+        "uvicorn, 1 worker unless the row says 2, uvloop + httptools, no uvicorn access log, PYTHONUNBUFFERED unset. "
+        "Request: "
         f"{create.method} {create.path} with the spec's `{workload.EXAMPLE}` example, "
         f"`Authorization: Bearer {workload.TOKEN}`. Startup: spawn to the first HTTP 200 on that request. "
         "Peak RSS: VmHWM at the end of the run (the mock's grows with the tasks it stores).",
     ]
 
 
-def notes(prism_note: str) -> list[str]:
+def notes(prism_note: str, redis_note: str = "") -> list[str]:
     shown = [
         "The query's ratio is taken against the same ceiling, a POST that reads a body; a bare GET would be a "
         "few per cent faster.",
     ]
-    if prism_note:
-        shown.append(prism_note)
-    return shown
+    return shown + [note for note in (prism_note, redis_note) if note]
 
 
 def raw_results(
@@ -223,6 +304,7 @@ def raw_results(
                 "name": summary.name,
                 "role": summary.role,
                 "workload": summary.workload,
+                "workers": summary.workers,
                 "note": summary.note,
                 "valid": summary.valid,
                 "rounds": [
@@ -267,6 +349,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per target (default: 3)")
     parser.add_argument("--retries", type=int, default=2, help="reruns of a noisy run, the quietest kept (default: 2)")
     parser.add_argument("--no-prism", action="store_true", help="skip Prism even when npm is available")
+    parser.add_argument("--no-redis", action="store_true", help="skip the Redis rows even when redis-server is there")
     parser.add_argument(
         "--memory-sizes",
         type=sizes,
@@ -301,22 +384,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise BenchError(f"needs CPUs {SERVER_CPU} and {LOAD_CPU}: one for the server, one for wrk")
     wrk_path = wrk.ensure_wrk()
     prism, prism_note = (None, "Prism not measured: --no-prism") if args.no_prism else find_prism()
-    info = machine(wrk_path, prism)
+    redis, redis_note = (None, "Redis rows not measured: --no-redis") if args.no_redis else servers.find_redis()
+    info = machine(wrk_path, prism, redis)
     # Our own small work (checks, bookkeeping, the memory benchmark) must not land on the server's CPU.
     os.sched_setaffinity(0, {LOAD_CPU})
     create = workload.documented_request(SPEC)
-    targets = plan(args.access_log, prism)
-    summaries = [Summary(target.name, target.note, target.role, target.workload) for target in targets]
+    targets = plan(args.access_log, prism, redis is not None)
+    summaries = [
+        Summary(target.name, target.note, target.role, target.workload, workers=target.workers) for target in targets
+    ]
     with tempfile.TemporaryDirectory(prefix="kling-bench-") as tmp:
         for number in range(1, args.rounds + 1):
             for target, summary in zip(targets, summaries, strict=True):
-                one = measure_quietest(target, create, wrk_path, Path(tmp), args)
+                one = measure_quietest(target, create, wrk_path, Path(tmp), args, redis)
                 summary.rounds.append(one)
                 state = ("ok" if one.valid else f"INVALID {one.run.errors}") + (", noisy" if one.noisy else "")
                 print(
                     f"round {number}/{args.rounds} {target.name}: {one.run.requests_per_s:,.0f} req/s, "
                     f"p50 {one.run.p50_ms:.2f} ms, p99 {one.run.p99_ms:.2f} ms, startup {one.startup_s:.3f} s, "
                     f"peak RSS {one.peak_rss_bytes / 2**20:.0f} MB, server busy {one.contention.server_busy:.0%}, "
+                    f"CPU {one.cpu_us_per_request:,.0f} µs/request, "
                     f"other load {one.contention.other_load:.0%} ({state})",
                     file=sys.stderr,
                     flush=True,
@@ -327,10 +414,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         summaries,
         memory_results,
         setup_lines(info, args, create),
-        notes(prism_note),
+        notes(prism_note, redis_note),
         memory.METHOD,
         prism_note or None,
         found,
+        cores=os.cpu_count(),
     )
     args.results.mkdir(parents=True, exist_ok=True)
     write_atomically(args.results / "latest.md", text)

@@ -4,12 +4,16 @@ Startup time runs from the spawn to the first good answer to the documented requ
 few milliseconds), so it counts the interpreter, the imports, the spec's loading and the socket.
 Peak RSS is the kernel's high-water mark (VmHWM in /proc/PID/status) of the server and any process
 it forked, read just before it is stopped.
+
+A target that keeps its state in Redis gets a `redis-server` of its own for each round (`redis_serving`),
+started fresh on loopback, pinned to the server's CPU, saving nothing to disk, and always stopped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +28,9 @@ STARTUP_TIMEOUT_S = 60.0
 POLL_S = 0.005
 HOST = "127.0.0.1"
 PORT_FIELD = "{port}"
+# In a Redis target's command: the URL of the redis-server started for its round.
+STORE_FIELD = "{store}"
+REDIS_START_TIMEOUT_S = 30.0
 
 
 class ServerError(RuntimeError):
@@ -37,6 +44,8 @@ class Target:
     `role` is "ceiling" (the bare endpoint every ratio is taken against), "mock" or "peer" (Prism);
     `workload` is "create" (the documented POST) or "query" (GET of a task created before the run).
     `uvloop` asks that the server run on uvloop and httptools, as the ceiling does, for a like-for-like ratio.
+    `redis`: the server keeps its state in a redis-server started for each round (`{store}` stands for its URL);
+    `workers` is how many processes serve it (`--workers`).
     """
 
     name: str
@@ -46,6 +55,8 @@ class Target:
     workload: str = "create"
     uvloop: bool = False
     stdout: Path = Path(os.devnull)
+    redis: bool = False
+    workers: int = 1
 
 
 @dataclass
@@ -74,13 +85,24 @@ def environment() -> dict[str, str]:
 
 @contextlib.contextmanager
 def serving(
-    target: Target, request: workload.Request, cwd: Path, workdir: Path, cpu: int, attempts: int = 3
+    target: Target,
+    request: workload.Request,
+    cwd: Path,
+    workdir: Path,
+    cpu: int,
+    attempts: int = 3,
+    fields: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """Start `target` pinned to `cpu`; yield it once it answers `request` well; always stop it."""
+    """Start `target` pinned to `cpu`; yield it once it answers `request` well; always stop it.
+
+    `fields`: what else stands in its command (`{store}`), besides the port.
+    """
     stderr_path = workdir / f"{target.name}.stderr"
     for attempt in range(1, attempts + 1):
         port = free_port()
         argv = [part.replace(PORT_FIELD, str(port)) for part in target.argv]
+        for field, value in (fields or {}).items():
+            argv = [part.replace(field, value) for part in argv]
         with stderr_path.open("w") as stderr, target.stdout.open("ab") as stdout:
             started = time.perf_counter()
             # A session of its own: Ctrl-C reaches only us, and we stop the server (and its children) below.
@@ -154,9 +176,13 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def check_runtime(server: Server) -> None:
     """A Python server must run on uvloop and httptools, as the ceiling does, or the ratio is not like for like.
 
-    Checked after a first answer: uvicorn loads its HTTP protocol lazily, so only then is httptools mapped.
+    Checked after a first answer: uvicorn loads its HTTP protocol lazily, so only then is httptools mapped (with
+    workers, in the one that answered: each library must be mapped in some process of the server's).
     """
-    maps = Path(f"/proc/{server.pid}/maps").read_text()
+    maps = ""
+    for member in process_tree(server.pid):
+        with contextlib.suppress(OSError):
+            maps += Path(f"/proc/{member}/maps").read_text()
     missing = [name for name in ("uvloop", "httptools") if f"/{name}/" not in maps]
     if missing:
         raise ServerError(f"{server.name} is not running on {', '.join(missing)}")
@@ -189,3 +215,55 @@ def status_kb(pid: int, field: str) -> int:
 def peak_rss_bytes(pid: int) -> int:
     """The RSS high-water mark of the server and its children (summed: an upper bound when they peak apart)."""
     return 1024 * sum(status_kb(member, "VmHWM") for member in process_tree(pid))
+
+
+@dataclass
+class Redis:
+    url: str
+    pid: int
+
+
+def find_redis() -> tuple[str | None, str]:
+    """redis-server's path, or a note saying why the Redis rows are not measured."""
+    found = shutil.which("redis-server")
+    if found is None:
+        return None, "Redis rows not measured: redis-server is not installed (`apt-get install redis-server`)"
+    return found, ""
+
+
+def redis_version(executable: str) -> str:
+    """`7.0.15`-like, from `redis-server --version`."""
+    shown = subprocess.run([executable, "--version"], capture_output=True, text=True, check=False).stdout
+    return next((part[2:] for part in shown.split() if part.startswith("v=")), "unknown")
+
+
+@contextlib.contextmanager
+def redis_serving(executable: str, workdir: Path, cpu: int) -> Iterator[Redis]:
+    """A fresh redis-server on a free loopback port, pinned to `cpu`, keeping nothing on disk; always stopped."""
+    port = free_port()
+    command = ["taskset", "-c", str(cpu), executable, "--port", str(port), "--bind", HOST]
+    command += ["--save", "", "--appendonly", "no", "--dir", str(workdir)]
+    log_path = workdir / "redis.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.perf_counter() + REDIS_START_TIMEOUT_S
+        while not _pongs(port):
+            if process.poll() is not None or time.perf_counter() > deadline:
+                raise ServerError(f"redis-server did not start:\n{log_path.read_text()[-2000:]}")
+            time.sleep(POLL_S)
+        yield Redis(f"redis://{HOST}:{port}/0", process.pid)
+    finally:
+        stop(process)
+
+
+def _pongs(port: int) -> bool:
+    """Whether a Redis answers PING on `port` (RESP, on a plain socket: no client library needed)."""
+    try:
+        with socket.create_connection((HOST, port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False

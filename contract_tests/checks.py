@@ -1,6 +1,7 @@
 """The contract's rules as schemathesis checks, run on every response the suite provokes.
 
-Importing this module registers them; the CLI loads it through `hooks` in `schemathesis.toml`.
+Importing this module registers them, and the hook that keeps generated cases within HTTP; the CLI
+loads it through `hooks` in `schemathesis.toml`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,37 @@ from .target import CREATE_OPERATION
 
 _history = rules.TaskHistory()
 _tables: dict[int, dict[int, int]] = {}
+# Headers of the HTTP message itself (its framing, its connection), not of the API: RFC 9110's hop-by-hop
+# ones, Content-Length, Host, Expect and Trailer.
+TRANSPORT_HEADERS = frozenset(
+    {
+        "connection",
+        "content-length",
+        "expect",
+        "host",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
+@schemathesis.hook("map_case")
+def without_transport_headers(ctx: schemathesis.HookContext, case: schemathesis.Case[Any]) -> schemathesis.Case[Any]:
+    """Drop generated headers that frame the message: the suite tests the API, not the target's HTTP parser.
+
+    Hypothesis draws header names from the strings of the project's own code (`content-length` among them).
+    A `content-length` that is not a number gets the HTTP server's own text/plain 400, and one on a bodiless
+    GET makes the server take the next request on the connection for its body: either breaks the envelope
+    rule for an answer no API gives.
+    """
+    if case.headers:
+        for name in [name for name in case.headers if name.lower() in TRANSPORT_HEADERS]:
+            del case.headers[name]
+    return case
 
 
 def _status_by_code(case: schemathesis.Case[Any]) -> dict[int, int]:

@@ -1,7 +1,7 @@
 """The schemathesis schema the generated suites use: a view of the target's spec, its base URL, its credentials.
 
 Loaded from the spec as the mock loads it (`Spec.document`, external references bundled), in the view the
-target is held to (`Target.positive_document`, `Target.negative_document`), with the suite's session and token,
+target is held to (`Target.positive_document`) or the whole spec, with the suite's session and token,
 so that generated cases obey the same budget and rate as the rest.
 """
 

@@ -85,10 +85,17 @@ class Target:
         return contract_view(self.spec.document, keep=scoped(self.spec.document, "request"))
 
     @cached_property
-    def negative_document(self) -> dict[str, Any]:
-        """What invalid requests are generated from: breaking the contract itself, unless the target is the kit's
-        mock (then breaking a decision is invalid too)."""
-        return self.spec.document if self.strictness.full else contract_view(self.spec.document)
+    def contract_spec(self) -> Spec:
+        """The spec with every decision relaxed: what the contract alone requires of any server."""
+        return load_spec(self.spec_path, relax_decisions=True)
+
+    def contract_allows_body(self, operation_id: str, body: Any) -> bool:
+        """Whether the contract alone takes `body` for the operation: a body that breaks only a decision does."""
+        operation = next(op for op in self.contract_spec.operations if op.operation_id == operation_id)
+        try:
+            return operation.body_validator is not None and operation.body_validator.is_valid(body)
+        except ValueError:  # not JSON at all (raw bytes)
+            return False
 
     @cached_property
     def billable(self) -> tuple[Operation, ...]:

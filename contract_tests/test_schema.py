@@ -2,10 +2,10 @@
 
 Schemathesis's built-in checks plus the contract's own (`checks.py`) run on every response;
 `schemathesis.toml` says which built-in check the contract overrides and why. Valid requests come from the spec
-with every decision of the kit kept (a request that keeps them is one any server must take), invalid ones from
-what the target is held to: against a server other than the kit's mock, the contract alone, so that no request is
-sent as invalid that only breaks a decision (`strictness.py`). An invalid request that creates a task is a budget
-finding too.
+with every decision of the kit kept (a request that keeps them is one any server must take), and so are invalid
+ones, so that what they break is all that is wrong with them. Against a server other than the kit's mock, an
+invalid case that breaks only a decision is not sent: the contract alone says what it must refuse
+(`strictness.py`). An invalid request that creates a task is a budget finding too.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, reject, settings
+from schemathesis.core import NotSet
+from schemathesis.core.parameters import ParameterLocation
 
 from . import checks  # noqa: F401  (registers the contract's checks)
 from .budget import BudgetSpent
@@ -29,7 +31,7 @@ if _target.budget.limited:
     # that say most.
     valid = valid.exclude(operation_id=_billable)
 valid.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE], max_examples=_target.max_examples)
-invalid = load_schema(_target, "generated-invalid-cases", _target.negative_document)
+invalid = load_schema(_target, "generated-invalid-cases", _target.spec.document)
 invalid.config.generation.update(modes=[schemathesis.GenerationMode.NEGATIVE], max_examples=_target.max_examples)
 
 _settings = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -48,9 +50,24 @@ def test_invalid_requests_are_refused(case: schemathesis.Case[Any]) -> None:
         # The spec's own examples and the coverage phase's valid cases: `test_valid_requests_are_taken` sends
         # valid requests, from a view of the spec any server must take.
         reject()
+    if not _target.strictness.full and _breaks_only_decisions(case):
+        reject()
     try:
         with _session.rejection_expected():
             case.call_and_validate(session=_session)
     except BudgetSpent:
         # Only after the target accepted a request it had to refuse (a failure reported already).
         reject()
+
+
+def _breaks_only_decisions(case: schemathesis.Case[Any]) -> bool:
+    """A case whose only invalid part is a body the contract alone would take."""
+    assert case.meta is not None
+    negative = {
+        location
+        for location, component in case.meta.components.items()
+        if component.mode is schemathesis.GenerationMode.NEGATIVE
+    }
+    if negative != {ParameterLocation.BODY} or isinstance(case.body, NotSet):
+        return False
+    return _target.contract_allows_body(case.operation.definition.raw["operationId"], case.body)

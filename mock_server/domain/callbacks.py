@@ -45,11 +45,16 @@ class CallbackSender:
             return None
         return f"host {host!r} is not a loopback address; allow it with --callback-allow-host {host}"
 
-    def send(self, url: str, task: dict[str, Any], delay: float = 0.0) -> None:
-        """Deliver `task` to `url` in the background, after `delay` seconds and after its earlier callbacks."""
+    def permits(self, url: str, task_id: str) -> bool:
+        """Whether a callback to `url` may be sent; a refusal is logged, never silent."""
         reason = self.refusal(url)
         if reason is not None:
-            logger.warning("callback for task %s refused: %s", task["task_id"], reason)
+            logger.warning("callback for task %s refused: %s", task_id, reason)
+        return reason is None
+
+    def send(self, url: str, task: dict[str, Any], delay: float = 0.0) -> None:
+        """Deliver `task` to `url` in the background, after `delay` seconds and after its earlier callbacks."""
+        if not self.permits(url, task["task_id"]):
             return
         task_id = task["task_id"]
         previous = self._latest.get(task_id)
@@ -67,13 +72,20 @@ class CallbackSender:
         await asyncio.sleep(delay)
         if previous is not None:
             await asyncio.wait([previous])
+        await self.deliver(url, task)
+
+    async def deliver(self, url: str, task: dict[str, Any]) -> bool:
+        """POST `task` to `url` now, retrying with backoff; True once answered 2xx, False (logged) after the last try.
+
+        The outbox shared through Redis (`storage.redis.callbacks`) delivers its jobs with it too.
+        """
         wait = self.first_delay
         problem = ""
         for attempt in range(1, self.attempts + 1):
             try:
                 response = await self._client.post(url, json=task)
                 if response.is_success:
-                    return
+                    return True
                 problem = f"HTTP {response.status_code}"
             except httpx.HTTPError as exc:
                 problem = type(exc).__name__
@@ -87,6 +99,7 @@ class CallbackSender:
             self.attempts,
             problem,
         )
+        return False
 
     async def aclose(self) -> None:
         for pending in list(self._pending):

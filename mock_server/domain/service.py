@@ -12,9 +12,9 @@ from ..core.callers import caller_fingerprint
 from ..core.clock import Clock
 from ..core.errors import BusinessCode, KlingError
 from ..core.ids import IdGenerator
-from .callbacks import CallbackSender
 from .lifecycle import FAILED, FINAL_STEP, PROCESSING, Lifecycle
 from .links import Links
+from .outbox import Callback, CallbackOutbox
 from .tasks import Outcome, Task, TaskKind, TaskStore
 
 SCENARIO_FAILURE = Outcome(succeeded=False, message="the task failed (scenario)")
@@ -35,7 +35,7 @@ class TaskService:
         ids: IdGenerator,
         lifecycle: Lifecycle,
         clock: Clock,
-        callbacks: CallbackSender | None = None,
+        callbacks: CallbackOutbox | None = None,
     ) -> None:
         self.store = store
         self.kinds = {kind.name: kind for kind in kinds}
@@ -64,7 +64,7 @@ class TaskService:
         step = FINAL_STEP if finished else 0
         task = Task(self.ids.new(), kind.name, owner, now, now, payload, callback_url, step, fate, external_id)
         await self.store.add(task)
-        self._call_back_on_create(task, now, links)
+        await self._call_back_on_create(task, now, links)
         return task
 
     async def find(self, owner: str, task_id: str, kinds: Iterable[TaskKind]) -> Task | None:
@@ -80,9 +80,9 @@ class TaskService:
             raise not_found(task_id)
         now = self.clock.now_ms()
         if self._last_step(task) > task.step and self.lifecycle.on_poll(task, now):
+            # Queued before the step is stored: whoever reads the new step finds its callback queued already.
+            await self._call_back(task, links, [(task.step, now)])
             await self.store.update(task)
-            if task.callback_url and self.callbacks:
-                self.callbacks.send(task.callback_url, self.render(task, now, links))
         return self.render(task, now, links)
 
     async def list(
@@ -103,16 +103,20 @@ class TaskService:
         """How far the task may go: a task a scenario holds in `processing` stops at step 1."""
         return 1 if task.fate == PROCESSING else FINAL_STEP
 
-    def _call_back_on_create(self, task: Task, now: int, links: Links) -> None:
-        """Announce `submitted` now and, when time drives the lifecycle, each later status at its time."""
-        if not (task.callback_url and self.callbacks):
+    async def _call_back_on_create(self, task: Task, now: int, links: Links) -> None:
+        """Announce the status the task starts in (`submitted`, or its end for a call answered at once) now and, when time drives the lifecycle, each later status at its time."""
+        if not task.callback_url:
             return
-        self.callbacks.send(task.callback_url, self.render(task, now, links))
         tick = self.lifecycle.tick_ms
-        if tick > 0:
-            for step in range(1, self._last_step(task) + 1):
-                at = task.created_at + step * tick
-                self.callbacks.send(task.callback_url, self.render(task, at, links), delay=(at - now) / 1000)
+        later = range(task.step + 1, self._last_step(task) + 1) if tick > 0 else range(0)
+        steps = [(task.step, now), *((step, task.created_at + step * tick) for step in later)]
+        await self._call_back(task, links, steps)
+
+    async def _call_back(self, task: Task, links: Links, steps: builtins.list[tuple[int, int]]) -> None:
+        """Queue a callback per (step, time it is due): the task as the query renders it then."""
+        if task.callback_url and self.callbacks:
+            url = task.callback_url
+            await self.callbacks.enqueue([Callback(url, self.render(task, at, links), step, at) for step, at in steps])
 
     async def aclose(self) -> None:
         """Stop pending callbacks (the store is its backend's to close)."""

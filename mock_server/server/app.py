@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     ids = IdGenerator(settings.seed)
     lifecycle = Lifecycle(settings.tick_ms)
     backend = open_backend(settings.store, settings.max_tasks, lifecycle, clock, settings.store_prefix)
-    callbacks = CallbackSender(settings.callback_allow_hosts)
+    callbacks = backend.callbacks(CallbackSender(settings.callback_allow_hosts), clock)
     service = TaskService(backend.tasks, KINDS, ids, lifecycle, clock, callbacks)
     # Only the admin API reads the journal: without it, recording would be work for nobody.
     journal = backend.journal(settings.journal_size) if settings.admin else None
@@ -133,6 +133,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             return refuse(request, not_found(request.method, request.url.path))
         return Response(found.content, media_type=found.media_type, headers=_FILE_HEADERS)
 
+    async def start() -> None:
+        """Before serving: the `--scenarios` file seeded, and this process's callback dispatcher running."""
+        await scenarios.start()
+        await callbacks.start()
+
     async def close() -> None:
         """The journal first: it writes what is still on its way through the Redis the backend closes last."""
         if journal is not None:
@@ -154,7 +159,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             StoreUnavailable: on_store_unavailable,
             Exception: on_unexpected,
         },
-        lifespan=flushing_lifespan(access_sink, close, start=scenarios.start),
+        lifespan=flushing_lifespan(access_sink, close, start=start),
     )
     # Kling's paths have no trailing-slash twins: `/identify-face/` is unknown (404/1203), not a redirect.
     app.router.redirect_slashes = False

@@ -1,16 +1,18 @@
 """The seam between the mock and where its state lives: one `Backend` bundles tasks, the journal, the
 scenarios and their rate limits, so that all of them follow the tasks into one place.
 
-A backend in this process (`LocalBackend`: memory or SQLite) keeps the journal, the scenarios and the rate
-limits here; a shared one (`storage.redis.RedisBackend`) keeps them where every worker and mock given it
-shares them.
+A backend in this process (`LocalBackend`: memory or SQLite) keeps the journal, the scenarios, the rate
+limits and the callbacks waiting to go out here; a shared one (`storage.redis.RedisBackend`) keeps them where
+every worker and mock given it shares them.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from ..domain import TaskStore
+from ..core.clock import Clock
+from ..domain import CallbackSender, TaskStore
+from ..domain.outbox import CallbackOutbox, LocalOutbox
 from ..journal import Journal, JournalStore
 from ..scenarios import MemoryRateLimits, RateLimits, ScenarioList
 
@@ -35,6 +37,10 @@ class Backend(Protocol):
         ...
 
     def rate_limits(self) -> RateLimits: ...
+
+    def callbacks(self, sender: CallbackSender, clock: Clock) -> CallbackOutbox:
+        """Where callbacks wait to be delivered (by `sender`): in this process, or in a queue every process shares."""
+        ...
 
     async def ping(self) -> None:
         """Raise `StoreUnavailable` while the backend cannot be reached (what `/healthz` reports)."""
@@ -62,6 +68,9 @@ class LocalBackend:
 
     def rate_limits(self) -> RateLimits:
         return MemoryRateLimits()
+
+    def callbacks(self, sender: CallbackSender, clock: Clock) -> CallbackOutbox:
+        return LocalOutbox(sender, clock)
 
     async def ping(self) -> None:
         """Memory and a local file cannot go away."""

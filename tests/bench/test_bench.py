@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from bench import memory, report, run, workload, wrk
+from bench import memory, noise, report, run, servers, workload, wrk
 from bench.noise import Contention, CpuSample, contention
 from bench.report import Goal, MemoryResult, Round, Summary
 from tests.support import ROOT
@@ -160,6 +161,76 @@ def test_the_plan_puts_the_ceiling_first_and_prism_last() -> None:
     names = [target.name for target in run.plan(Path("/dev/null"), "/x/prism")]
     assert names == ["bare", "mock create", "mock query", "prism", "prism quiet"]
     assert [target.name for target in run.plan(Path("/dev/null"), None)] == names[:3]
+
+
+def test_the_redis_rows_run_the_same_mock_on_a_redis_of_their_own() -> None:
+    targets = run.plan(Path("/dev/null"), "/x/prism", redis=True)
+    assert [target.name for target in targets] == [
+        "bare",
+        "mock create",
+        "mock query",
+        "mock create (redis)",
+        "mock query (redis)",
+        "mock create (redis, 2 workers)",
+        "mock query (redis, 2 workers)",
+        "prism",
+        "prism quiet",
+    ]
+    memory_create, redis_create, two_workers = targets[1], targets[3], targets[5]
+    assert redis_create.role == "redis" and redis_create.redis and redis_create.uvloop
+    # The same command as the memory row's, plus the store (filled in per round) and, for two, the workers.
+    assert redis_create.argv == (*memory_create.argv, "--store", servers.STORE_FIELD)
+    assert two_workers.argv == (*redis_create.argv, "--workers", "2") and two_workers.workers == 2
+    assert [target.workload for target in targets[3:7]] == ["create", "query"] * 2
+
+
+def with_redis_rows(create_rps: float = 6_000, workers_rps: float = 5_000) -> list[Summary]:
+    found = summaries()
+    found[3:3] = [
+        Summary("mock create (redis)", "r", "redis", "create", [one_round(create_rps, p99_ms=9.0)] * 3),
+        Summary("mock query (redis)", "r", "redis", "query", [one_round(8_000)] * 3),
+        Summary("mock create (redis, 2 workers)", "r", "redis", "create", [one_round(workers_rps)] * 3, workers=2),
+    ]
+    return found
+
+
+def test_the_redis_rows_have_no_target_and_a_section_of_their_own() -> None:
+    shown = with_redis_rows()
+    assert report.goals(shown, [], None) == report.goals(summaries(), [], None), "their p99 of 9 ms fails nothing"
+    text = report.markdown(shown, [], ["Machine: x."], cores=2)
+    assert "## Targets: FAIL" in text  # as without them: the query's own rows fail (made-up numbers)
+    assert "## Redis mode: what scaling out costs" in text and "Cores on this machine: 2." in text
+    # Against the ceiling's 20,000 and the memory store's rows (create 15,000, query 10,000); the CPU per request
+    # of a server busy all the time is its inverse.
+    assert "| mock create | 1 | 15,000 | 0.75 x | 1.00 x | 67 | 1.00 x | 1.00 | 4.00 |" in text
+    assert "| mock create (redis) | 1 | 6,000 | 0.30 x | 0.40 x | 167 | 2.50 x | 1.00 | 9.00 |" in text
+    assert "| mock query (redis) | 1 | 8,000 | 0.40 x | 0.80 x | 125 | 1.25 x |" in text
+    assert "| mock create (redis, 2 workers) | 2 | 5,000 | 0.25 x | 0.33 x | 200 | 3.00 x |" in text
+    assert "cannot show what workers buy" in text
+    assert "Redis mode" not in report.markdown(summaries(), [], [])
+
+
+def test_a_redis_row_with_errors_makes_the_report_invalid() -> None:
+    shown = with_redis_rows()
+    shown[3].rounds = [one_round(6_000, errors=1)]
+    assert report.verdict(report.goals(shown, [], None), shown) == "INVALID"
+    assert "| mock create (redis) | 1 | INVALID |" in report.markdown(shown, [], [])
+
+
+def test_cpu_per_request_is_the_target_s_cpu_time_over_its_requests() -> None:
+    """Half busy over 10 s for 20,000 requests: 250 µs each."""
+    one = Round(wrk.WrkRun(2_000, 1.0, 2.0, 1.0, 5.0, 20_000, 10.0, {}), Contention(0.5, 0.4), 0.2, 0)
+    assert one.cpu_us_per_request == pytest.approx(250.0)
+    assert one.figure("cpu_us_per_request") == pytest.approx(250.0)
+
+
+def test_noise_counts_every_process_of_the_target() -> None:
+    """Workers and a redis-server are the target's: their CPU is the server's, not another's load."""
+    gone = 2**22 + 12_345  # no such process: counts nothing
+    alone, with_gone = noise.sample([os.getpid()], 0, 1), noise.sample([os.getpid(), gone], 0, 1)
+    assert with_gone.server == pytest.approx(alone.server, abs=0.05)
+    twice = noise.sample([os.getpid(), os.getpid()], 0, 1)
+    assert twice.server == pytest.approx(2 * alone.server, abs=0.05)
 
 
 def test_the_memory_benchmark_stores_every_task() -> None:

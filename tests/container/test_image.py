@@ -29,8 +29,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.redis_server import RedisServer, redis_server_executable
 from tests.support import CREATE_PATH, ROOT, SEED_EXAMPLE, free_loopback_port, skip_or_fail
+from tests.support.redis_server import RedisServer, redis_server_executable
 
 LOCAL_BASE = "localhost/kling-mock-base:bookworm"
 BASE_ENV = "KLING_MOCK_IMAGE_BASE"

@@ -23,6 +23,7 @@ from contract_tests.politeness import (
     Throttle,
     suite_throttle,
 )
+from contract_tests.strictness import CONTRACT, Strictness
 from contract_tests.transport import Recorder, SuiteSession
 
 
@@ -339,6 +340,11 @@ def test_the_probe_and_the_suite_keep_to_one_rate(monkeypatch: pytest.MonkeyPatc
             sent.append(("probe", time.now))
         return DialectFinding(first, ("stand-in",))
 
+    def chosen(level: str, base_url: str, session: SuiteSession) -> Strictness:
+        session.throttle.wait()  # its GET of the spec: not billable, but a request like any other
+        sent.append(("strictness", time.now))
+        return Strictness(CONTRACT, "a stand-in")
+
     def pytest_main(args: list[str], plugins: list[object]) -> int:
         suite_conftest.pytest_configure(SuiteConfig(args, plugins))  # type: ignore[arg-type]
         for _ in range(2):
@@ -349,6 +355,7 @@ def test_the_probe_and_the_suite_keep_to_one_rate(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(suite_target, "_current", None)
     monkeypatch.setattr(runner, "Throttle", lambda rps: Throttle(rps, clock=time.clock, sleep=time.sleep))
     monkeypatch.setattr(runner, "probe", probe)
+    monkeypatch.setattr(runner, "chosen", chosen)
     monkeypatch.setattr(runner, "_unreachable", lambda base_url: None)
     monkeypatch.setattr(runner.pytest, "main", pytest_main)
     for name in ("KLING_ACCESS_KEY", "KLING_SECRET_KEY", "KLING_API_KEY_2"):
@@ -356,6 +363,6 @@ def test_the_probe_and_the_suite_keep_to_one_rate(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("KLING_API_KEY", "politeness-test-key")
     options = runner.RunOptions(base_url="https://staging.example.invalid", rps=4.0, dialect="documented")
     assert runner.run_contract(options) == 0
-    assert [who for who, _ in sent] == ["probe", "probe", "suite", "suite"]
+    assert [who for who, _ in sent] == ["probe", "probe", "strictness", "suite", "suite"]
     times = [at for _, at in sent]
-    assert [later - earlier for earlier, later in pairwise(times)] == pytest.approx([0.25] * 3)
+    assert [later - earlier for earlier, later in pairwise(times)] == pytest.approx([0.25] * 4)

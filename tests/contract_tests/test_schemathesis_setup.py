@@ -31,7 +31,7 @@ def test_ignored_auth_runs_only_where_it_can_be_right_and_safe(
         budget=BillableBudget(max_billable),
         throttle=Throttle(rps),
     )
-    schema = load_schema(target, "unused")
+    schema = load_schema(target, "unused", target.spec.document)
     for result in schema.get_all_operations():
         operation = result.ok()
         assert schema.config.checks_config_for(operation=operation, phase=None).ignored_auth.enabled is expected

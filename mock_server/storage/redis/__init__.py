@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from ...domain import TaskStore
+from ...core.clock import Clock
+from ...domain import CallbackSender, TaskStore
+from ...domain.outbox import CallbackOutbox, SharedOutbox
 from ...journal import JournalStore
 from ...scenarios import RateLimits, ScenarioList
+from .callbacks import RedisCallbackQueue
 from .connection import RedisConnection, url_problem
 from .journal import RedisJournal
 from .rate_limits import RedisRateLimits
@@ -15,7 +18,7 @@ __all__ = ["RedisBackend", "url_problem"]
 
 
 class RedisBackend:
-    """Tasks, the journal, scenarios and rate limits in one Redis, under one key prefix."""
+    """Tasks, the journal, scenarios, rate limits and callbacks to deliver in one Redis, under one key prefix."""
 
     shared = True
 
@@ -33,6 +36,9 @@ class RedisBackend:
 
     def rate_limits(self) -> RateLimits:
         return RedisRateLimits(self.connection)
+
+    def callbacks(self, sender: CallbackSender, clock: Clock) -> CallbackOutbox:
+        return SharedOutbox(RedisCallbackQueue(self.connection), sender, clock)
 
     async def ping(self) -> None:
         await self.connection.ping()
