@@ -36,6 +36,8 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 COOKIE = "kling_mock_admin"
 _LOGIN_BODY_LIMIT = 4096
 _SCENARIO_BODY_LIMIT = 64 * 1024
+# How far one call may move the clock: a year, more than any lifetime the mock keeps (sessions: 24 hours).
+_CLOCK_LIMIT_MS = 366 * 24 * 60 * 60 * 1000
 _INTEGER_FILTERS = ("status", "code", "since", "limit")
 
 _PAGE_HEADERS = {
@@ -72,12 +74,13 @@ class JournalAdmin:
         return [route_by_method(path, methods) for path, methods in endpoints.items()]
 
     def _more_endpoints(self) -> dict[str, dict[str, Endpoint]]:
-        """The scenario and task calls: a proxy has neither, and says so rather than leave them unknown."""
+        """The scenario, task and clock calls: a proxy has none, and says so rather than leave them unknown."""
         absent = self._guarded(_not_served_by_a_proxy)
         return {
             f"{PREFIX}/scenarios": dict.fromkeys(("GET", "POST", "DELETE"), absent),
             f"{PREFIX}/scenarios/{{name}}": {"DELETE": absent},
             f"{PREFIX}/tasks": {"GET": absent},
+            f"{PREFIX}/clock": dict.fromkeys(("GET", "POST"), absent),
         }
 
     # Who may.
@@ -229,6 +232,7 @@ class Admin(JournalAdmin):
             },
             f"{PREFIX}/scenarios/{{name}}": {"DELETE": guarded(self._remove_scenario)},
             f"{PREFIX}/tasks": {"GET": guarded(self._tasks)},
+            f"{PREFIX}/clock": {"GET": guarded(self._clock), "POST": guarded(self._advance_clock)},
         }
 
     # Scenarios.
@@ -274,6 +278,24 @@ class Admin(JournalAdmin):
         if limit is None or not 1 <= limit <= 1000:
             return error_response(400, "query.limit: must be an integer from 1 to 1000")
         return JSONResponse({"tasks": await self._task_items(limit, request)})
+
+    # The clock.
+
+    async def _clock(self, request: Request) -> Response:
+        return JSONResponse({"now_ms": self.service.clock.now_ms()})
+
+    async def _advance_clock(self, request: Request) -> Response:
+        """Move the mock's clock forward, so that a test sees a session expire or a task finish without waiting."""
+        raw = await _bounded_body(request, _SCENARIO_BODY_LIMIT)
+        try:
+            body = orjson.loads(raw) if raw is not None else None
+        except orjson.JSONDecodeError:
+            body = None
+        advance = body.get("advance_ms") if isinstance(body, dict) else None
+        if isinstance(advance, bool) or not isinstance(advance, int) or not 0 <= advance <= _CLOCK_LIMIT_MS:
+            return error_response(400, f"body.advance_ms: must be an integer from 0 to {_CLOCK_LIMIT_MS}")
+        self.service.clock.advance(advance)
+        return await self._clock(request)
 
     async def _task_items(self, limit: int, request: Request) -> list[dict[str, Any]] | None:
         links = Links(str(request.base_url).rstrip("/"))

@@ -104,7 +104,8 @@ class TaskService:
         return 1 if task.fate == PROCESSING else FINAL_STEP
 
     async def _call_back_on_create(self, task: Task, now: int, links: Links) -> None:
-        """Announce the status the task starts in (`submitted`, or its end for a call answered at once) now and, when time drives the lifecycle, each later status at its time."""
+        """Announce the status the task starts in now (`submitted`, or its end for a call answered at once) and,
+        when time drives the lifecycle, each later status at its time."""
         if not task.callback_url:
             return
         tick = self.lifecycle.tick_ms

@@ -207,6 +207,22 @@ def load_spec(path: Path = DEFAULT_SPEC_PATH, relax_decisions: bool = False) -> 
     return Spec(text=text, document=document, operations=tuple(operations), decisions=view)
 
 
+def _parameters(document: dict[str, Any], route: str, method: str) -> list[tuple[str, dict[str, Any]]]:
+    """The operation's parameters with the path item's it does not override, each with its JSON pointer, `$ref`s to
+    `components.parameters` followed."""
+    item = document["paths"][route]
+    found: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+    for at in (("paths", route, "parameters"), ("paths", route, method, "parameters")):
+        listed = item.get("parameters", []) if len(at) == 3 else item[method].get("parameters", [])
+        for index, parameter in enumerate(listed):
+            pointer = json_pointer(*at, str(index))
+            if "$ref" in parameter:
+                pointer = parameter["$ref"]
+                parameter = document["components"]["parameters"][pointer.rsplit("/", 1)[-1]]
+            found[parameter["name"], parameter["in"]] = (pointer, parameter)
+    return list(found.values())
+
+
 def _compile_operation(document: dict[str, Any], route: str, method: str, global_security: list[Any]) -> Operation:
     raw = document["paths"][route][method]
     body = raw.get("requestBody")
@@ -229,7 +245,7 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
     parameter_defaults: dict[str, Any] = {}
     properties: dict[str, Any] = {}
     required: list[str] = []
-    for index, parameter in enumerate(raw.get("parameters", [])):
+    for pointer, parameter in _parameters(document, route, method):
         if parameter["in"] not in ("query", "path"):
             continue
         name = parameter["name"]
@@ -237,7 +253,7 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
         parameter_locations[name] = parameter["in"]
         if "default" in parameter.get("schema", {}):
             parameter_defaults[name] = parameter["schema"]["default"]
-        properties[name] = {"$ref": json_pointer("paths", route, method, "parameters", str(index), "schema")}
+        properties[name] = {"$ref": f"{pointer}/schema"}
         if parameter.get("required"):
             required.append(name)
     parameters_validator = None

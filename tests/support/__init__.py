@@ -12,6 +12,8 @@ import pytest
 # The repository, whose files (the specs, the fixtures, the docs, the Makefile) tests read.
 ROOT = Path(__file__).resolve().parents[2]
 CREATE_PATH = "/kling/v1/videos/identify-face"
+# The same operation as the spec names it: the spec's paths are Kling's own, each also served under `/kling`.
+SPEC_CREATE_PATH = "/v1/videos/identify-face"
 TOKEN = "test-token-not-a-secret"
 # The provider page's documented request; its lost `text` value is stood in for.
 SEED_EXAMPLE: dict[str, Any] = {

@@ -24,7 +24,7 @@ from referencing.jsonschema import DRAFT202012
 
 from mock_server.client.process import MockProcess
 from mock_server.spec import Operation, Spec, load_spec
-from tests.support import CREATE_PATH
+from tests.support import CREATE_PATH, SPEC_CREATE_PATH
 
 TOKEN = "hostile-test-token"
 VALID_INPUT: dict[str, Any] = {
@@ -48,7 +48,7 @@ def _spec() -> Spec:
 
 
 def _create_operation() -> Operation:
-    return next(op for op in _spec().operations if op.method == "POST" and op.path == CREATE_PATH)
+    return next(op for op in _spec().operations if op.method == "POST" and op.path == SPEC_CREATE_PATH)
 
 
 def _body_limit() -> int:

@@ -15,7 +15,7 @@ import pytest
 from mock_server.core.errors import BusinessCode, KlingError
 from mock_server.spec import Spec, load_spec
 from mock_server.validation import validate_body
-from tests.support import CREATE_PATH
+from tests.support import SPEC_CREATE_PATH
 
 TEXT2VIDEO: dict[str, Any] = {
     "video_id": "de1b86d9-8e40-4f1c-a6a5-6459f8eb42f2",
@@ -44,7 +44,7 @@ def _spec() -> Spec:
 
 
 def _validator() -> jsonschema_rs.Validator:
-    operation = next(op for op in _spec().operations if op.method == "POST" and op.path == CREATE_PATH)
+    operation = next(op for op in _spec().operations if op.method == "POST" and op.path == SPEC_CREATE_PATH)
     assert operation.body_validator is not None
     return operation.body_validator
 
