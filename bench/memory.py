@@ -49,6 +49,7 @@ async def _fill(tasks: int, traced: bool) -> dict[str, float | int | None]:
     from mock_server.core.ids import IdGenerator
     from mock_server.domain import KINDS, Lifecycle, TaskService
     from mock_server.domain.identify_face import create_task
+    from mock_server.domain.links import Links
     from mock_server.storage import MEMORY, open_backend
     from mock_server.validation import BearerAuth, parse_json
 
@@ -61,7 +62,8 @@ async def _fill(tasks: int, traced: bool) -> dict[str, float | int | None]:
     store = open_backend(MEMORY, tasks + 1, lifecycle, clock).tasks
     service = TaskService(store, KINDS, IdGenerator(), lifecycle, clock)
     auth = BearerAuth()
-    await create_task(service, auth.authenticate(header), parse_json(raw, 32), None)
+    links = Links("http://127.0.0.1:8000/kling")
+    await create_task(service, auth.authenticate(header), parse_json(raw, 32), None, links)
     gc.collect()
     if traced:
         tracemalloc.start()
@@ -69,7 +71,7 @@ async def _fill(tasks: int, traced: bool) -> dict[str, float | int | None]:
     rss_before = rss_bytes()
     started = time.perf_counter()
     for _ in range(tasks):
-        await create_task(service, auth.authenticate(header), parse_json(raw, 32), None)
+        await create_task(service, auth.authenticate(header), parse_json(raw, 32), None, links)
     seconds = time.perf_counter() - started
     gc.collect()
     rss_after = rss_bytes()

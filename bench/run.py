@@ -7,6 +7,9 @@ does not, much. Measured, in one run and with the same load generator:
 - `mock create`: `kling-mock serve --admin --journal-size 1000 --tick-ms 1000`, everything on
   (validation, store, journal, access log), POST of the spec's documented example;
 - `mock query`: the same server, GET of a task created before the run;
+- `mock identify`, `mock lip-sync create`, `mock lip-sync query`, `mock download`: the same server, the lip-sync
+  flow on Kling's own paths (identify-face answered at once, advanced lip-sync created and queried, the result's
+  MP4 downloaded);
 - `mock create (redis)`, `mock query (redis)`: the same mock with `--store redis://...`, and again with
   `--workers 2`: what sharing state through Redis costs (when redis-server is installed; skipped with a note
   otherwise). Each round starts a redis-server of its own, on the server's CPU;
@@ -54,6 +57,13 @@ RESULTS = ROOT / "bench" / "results"
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
 SERVER_CPU, LOAD_CPU = 0, 1
 MOCK_FLAGS = ("--admin", "--journal-size", "1000", "--tick-ms", "1000")
+# The lip-sync flow as a client of Kling's own paths runs it, each step a row of its own (same server, same flags).
+FLOW_WORKLOADS = {
+    "identify": f"POST {workload.IDENTIFY} (Kling's own path: faces answered at once, a session opened)",
+    "lip-sync create": f"POST {workload.LIP_SYNC}, a face of a session opened before the run, audio by URL",
+    "lip-sync query": f"GET {workload.LIP_SYNC}/{{task_id}} of a task created before the run",
+    "download": "GET of a finished lip-sync task's MP4 (`task_result.videos[0].url`, served by the mock)",
+}
 
 
 class BenchError(RuntimeError):
@@ -112,6 +122,10 @@ def plan(access_log: Path, prism: str | None, redis: bool = False) -> list[Targe
             uvloop=True,
             stdout=access_log,
         ),
+        *(
+            Target(f"mock {name}", mock, note, "mock", name, uvloop=True, stdout=access_log)
+            for name, note in FLOW_WORKLOADS.items()
+        ),
     ]
     if redis:
         targets += redis_targets(mock, access_log)
@@ -148,6 +162,14 @@ def redis_targets(mock: tuple[str, ...], access_log: Path) -> list[Target]:
                 )
             )
     return targets
+
+
+def create_for(target: Target, documented: workload.Request) -> workload.Request:
+    """The documented create where the target serves it: Prism at the spec's path, the others under `/kling`,
+    where the seed page documents it (the mock answers Kling's own path in the synchronous dialect)."""
+    if target.role == "peer":
+        return documented
+    return workload.Request(documented.method, workload.DOCUMENTED_PREFIX + documented.path, documented.body)
 
 
 def measure(
@@ -188,11 +210,8 @@ def measure_served(
     """The run on a server that answers: `beside` are the target's other processes (CPU and peak RSS count them)."""
     if target.uvloop:
         servers.check_runtime(server)
-    request = create
-    if target.workload == "query":
-        answer = workload.check(target.name, server.base_url, create, kling_envelope=True)
-        request = workload.query_of(create, answer["data"]["task_id"])
-    workload.check(target.name, server.base_url, request, kling_envelope=True)
+    request = workload.prepare(target.name, server.base_url, target.workload, create)
+    workload.check_answer(target.name, server.base_url, request, target.workload)
     script = workdir / f"{target.workload}.lua"
     script.write_text(wrk.lua_script(request.method, request.body, workload.TOKEN), encoding="utf-8")
     url = server.base_url + request.path
@@ -203,7 +222,7 @@ def measure_served(
     run = wrk.run(wrk_path, url, script, args.duration, args.connections, LOAD_CPU)
     contention = noise.contention(before, noise.sample(pids, SERVER_CPU, LOAD_CPU), run.duration_s)
     peak = servers.peak_rss_bytes(server.pid) + sum(1024 * servers.status_kb(pid, "VmHWM") for pid in beside)
-    workload.check(target.name, server.base_url, request, kling_envelope=True)
+    workload.check_answer(target.name, server.base_url, request, target.workload)
     return Round(run, contention, server.startup_s, peak)
 
 
@@ -388,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine(wrk_path, prism, redis)
     # Our own small work (checks, bookkeeping, the memory benchmark) must not land on the server's CPU.
     os.sched_setaffinity(0, {LOAD_CPU})
-    create = workload.documented_request(SPEC)
+    documented = workload.documented_request(SPEC)
     targets = plan(args.access_log, prism, redis is not None)
     summaries = [
         Summary(target.name, target.note, target.role, target.workload, workers=target.workers) for target in targets
@@ -396,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kling-bench-") as tmp:
         for number in range(1, args.rounds + 1):
             for target, summary in zip(targets, summaries, strict=True):
-                one = measure_quietest(target, create, wrk_path, Path(tmp), args, redis)
+                one = measure_quietest(target, create_for(target, documented), wrk_path, Path(tmp), args, redis)
                 summary.rounds.append(one)
                 state = ("ok" if one.valid else f"INVALID {one.run.errors}") + (", noisy" if one.noisy else "")
                 print(
@@ -413,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = report.markdown(
         summaries,
         memory_results,
-        setup_lines(info, args, create),
+        setup_lines(info, args, create_for(targets[0], documented)),
         notes(prism_note, redis_note),
         memory.METHOD,
         prism_note or None,

@@ -26,7 +26,10 @@ def send(
     with http.rejection_expected(refused):
         response = http.request(method, target.url(path), timeout=30, **kwargs)
     body = rules.envelope_of(response, target.spec.status_by_code)
-    created = response.status_code == 200 and method == "POST" and target.documented
+    data = body.get("data")
+    # A task created: the documented dialect's, or a lip-sync one (the upstream dialect answers faces, no task).
+    makes_task = (target.documented and path == create_path) or (isinstance(data, dict) and "task_id" in data)
+    created = response.status_code == 200 and method == "POST" and makes_task
     rules.ANSWERED_IDS.fresh(body, created_task=created)
     return response.status_code, body
 

@@ -83,7 +83,12 @@ def kling_fresh_ids(ctx: Any, response: schemathesis.Response, case: schemathesi
     body = _valid_envelope(response, case)
     if body is None:
         return True  # skipped: kling_envelope reports it
-    created = response.status_code == 200 and case.operation.definition.raw.get("operationId") == CREATE_OPERATION
+    data = body.get("data")
+    # The documented dialect's create, or any other that answered a task (the lip-sync ones).
+    created = response.status_code == 200 and (
+        case.operation.definition.raw.get("operationId") == CREATE_OPERATION
+        or (case.operation.method.upper() == "POST" and isinstance(data, dict) and "task_id" in data)
+    )
     rules.ANSWERED_IDS.fresh(body, created_task=created)
     return None
 

@@ -27,6 +27,7 @@ _MODULE_ORDER = (
     "test_rules.py",
     "test_rules_documented.py",
     "test_rules_upstream.py",
+    "test_lip_sync.py",
     "test_decisions.py",
     "test_lifecycle.py",
     "test_schema.py",

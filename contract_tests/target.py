@@ -98,6 +98,22 @@ class Target:
             return False
 
     @cached_property
+    def _other_create(self) -> Operation:
+        other = other_dialect(self.dialect)
+        spec = load_spec(DIALECTS[other][0], relax_decisions=True)
+        return next(op for op in spec.operations if op.operation_id == DIALECTS[other][1])
+
+    def other_dialect_takes(self, operation_id: str, body: Any) -> bool:
+        """Whether `body`, sent to the work call, is a valid request of the other dialect: at the seed's path each
+        request is answered in the dialect its body speaks (docs/contract.md, "Which dialect answers where"), so
+        taking it breaks nothing."""
+        validator = self._other_create.body_validator
+        try:
+            return operation_id == self.create.operation_id and validator is not None and validator.is_valid(body)
+        except ValueError:  # not JSON at all (raw bytes)
+            return False
+
+    @cached_property
     def billable(self) -> tuple[Operation, ...]:
         """The operations the spec marks `x-kling-billable`: each success costs money on the real API."""
         return tuple(op for op in self.spec.operations if op.billable)

@@ -1,10 +1,11 @@
 """Following tasks across calls: the spec's links, and the lifecycle's properties.
 
-Two state machines. Schemathesis's follows the spec's `links` (create, then query the new task)
-with every check on each step. The hand-written one creates tasks, polls and lists them, and
-checks what no single response can show: status only moves forward across polls, a finished task
-has its result or its reason, and the list pages through every task the caller created, newest
-first, with no repeats or gaps and `pageSize` honoured.
+Two state machines. Schemathesis's follows the spec's `links` (create, then query the new task: identify-face's
+and the lip-sync ones, an advanced lip-sync create voicing the run's session) with every check on each step. The
+hand-written one, for the documented dialect's tasks, creates tasks, polls and lists them, and checks what no
+single response can show: status only moves forward across polls, a finished task has its result or its reason,
+and the list pages through every task the caller created, newest first, with no repeats or gaps and `pageSize`
+honoured.
 """
 
 from __future__ import annotations
@@ -28,14 +29,13 @@ from hypothesis.stateful import (
 
 from . import (
     checks,  # noqa: F401  (registers the contract's checks)
+    lip_sync,
     rules,
 )
 from .schemathesis_setup import load_schema
 from .target import current
 
 _target = current()
-if not _target.documented:
-    pytest.skip("tasks are the documented dialect's; the upstream one answers at once", allow_module_level=True)
 if _target.budget.limited:
     # Their steps create tasks at Hypothesis's choice; test_rules_documented.py follows one task instead.
     pytest.skip("the lifecycle machines create tasks without bound: not with --max-billable", allow_module_level=True)
@@ -58,6 +58,9 @@ _session = _target.session()
 
 
 class LinkedCalls(_schema.as_state_machine()):  # type: ignore[misc]
+    def before_call(self, case: schemathesis.Case[Any]) -> None:
+        lip_sync.fit_to_session(case, _session)
+
     def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
         return {"session": _session}
 
@@ -142,5 +145,8 @@ class TaskLifecycle(RuleBasedStateMachine):
         self.http.close()
 
 
-TestTaskLifecycle = TaskLifecycle.TestCase
-TestTaskLifecycle.settings = _machine_settings
+if _target.documented:
+    TestTaskLifecycle = TaskLifecycle.TestCase
+    TestTaskLifecycle.settings = _machine_settings
+# Else identify-face's tasks are the documented dialect's: the upstream one answers at once (the lip-sync tasks
+# follow the spec's links above, and test_lip_sync.py's properties).

@@ -135,8 +135,7 @@ def _build_parser() -> argparse.ArgumentParser:
     contract.add_argument(
         "--dialect",
         choices=[*sorted(DIALECTS), "auto"],
-        help="the dialect to hold the target to; auto probes which it speaks (default: auto off loopback, "
-        "else documented)",
+        help="the dialect to hold the target to (by-body: as documented); auto probes which it speaks (default: auto)",
     )
     contract.add_argument(
         "--max-billable",

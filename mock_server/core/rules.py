@@ -59,6 +59,9 @@ PATH_SPELLING = _rule(
     "error",
     "a path that differs from one of Kling's only by letter case or a trailing slash (404/1203)",
 )
+WRONG_ENDPOINT = _rule(
+    "wrong-endpoint", "error", "a body another operation takes, sent to this one (the seed's request to identify-face)"
+)
 METHOD = _rule("method", "error", "a known path with a method it does not have (404/1202)")
 UNKNOWN_TASK = _rule("unknown-task", "error", "a task that does not exist, or is another caller's (404/1203)")
 SCENARIO_HEADER = _rule(

@@ -60,9 +60,13 @@ class ResponseJudge:
         """`specs`: the specs the proxy judges by, one per path prefix (their operations alike by operationId)."""
         self.spec = specs[0]
         # Per operation, each declared status key ("200", "4XX", "default") with its body's validator, if any.
-        self._responses: dict[str, dict[str, jsonschema_rs.Validator | None]] = {
-            operation.operation_id: self._compile(spec, operation) for spec in specs for operation in spec.operations
-        }
+        self._responses: dict[str, dict[str, jsonschema_rs.Validator | None]] = {}
+        # Per operation, the document its validators were compiled against, where their errors' schema paths point.
+        self._documents: dict[str, dict[str, Any]] = {}
+        for spec in specs:
+            for operation in spec.operations:
+                self._responses[operation.operation_id] = self._compile(spec, operation)
+                self._documents[operation.operation_id] = spec.document
 
     @staticmethod
     def _compile(spec: Spec, operation: Operation) -> dict[str, jsonschema_rs.Validator | None]:
@@ -110,10 +114,10 @@ class ResponseJudge:
             errors += disagreement + self._refused_valid(operation, status, code, request_errors)
         warnings += _accepted_invalid(status, request_errors)
         validator = declared.get(key) if key is not None else None
-        if body is not None and validator is not None:
+        if body is not None and validator is not None and operation is not None:
             errors += [
                 Finding(rules.RESPONSE_SCHEMA.name, finding.path, finding.message)
-                for finding in body_findings(self.spec.document, validator, body)
+                for finding in body_findings(self._documents[operation.operation_id], validator, body)
                 # The table is the code enums of the error responses: a disagreement is said once.
                 if not (disagreement and finding.path == "code")
             ]

@@ -130,7 +130,7 @@ class Judge:
             return errors, []
         operation = self._operations.get(operation.answered_as(body), operation)
         assert operation.body_validator is not None
-        errors += body_findings(operation.document, operation.body_validator, body)
+        errors += body_findings(operation.document, operation.body_validator, body, elsewhere=operation.elsewhere)
         warnings: list[Finding] = []
         if operation.recommended_validator is not None:
             warnings = body_findings(

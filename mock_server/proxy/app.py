@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from email.utils import formatdate
 from http.cookiejar import Cookie, CookieJar
 from pathlib import Path
@@ -95,13 +95,14 @@ def create_proxy_app(settings: ProxySettings) -> Starlette:
         prefix: loaded.get(path) or loaded.setdefault(path, load_spec(path))
         for prefix, path in settings.views().items()
     }
-    specs = list(loaded.values())
+    # With the dialects a body-dispatched operation answers as: the judges need their schemas.
+    specs = _with_answered_as(list(loaded.values()))
     journal = Journal(settings.journal_size) if settings.admin and settings.journal_size else None
-    judge = Judge(*_with_answered_as(specs), responses=ResponseJudge(*specs))
+    judge = Judge(*specs, responses=ResponseJudge(*specs))
     # No cookie jar: each client's cookies are its own, sent as its headers; a shared jar would keep every
     # upstream `Set-Cookie` of every client, without bound, and send them on for the others.
     client = httpx.AsyncClient(timeout=settings.timeout, follow_redirects=False, cookies=_NoCookies())
-    forwarder = _Forwarder(views, settings.upstream.rstrip("/"), client, settings.timeout)
+    forwarder = _Forwarder(views, settings.upstream.rstrip("/"), client, settings.timeout, specs)
     access_sink = sys.stdout.buffer
     admin_app: ASGIApp | None = None
     if settings.admin:
@@ -159,8 +160,17 @@ class _NoAnswer(Exception):
 
 
 class _Forwarder:
-    def __init__(self, views: dict[str, Spec], upstream: str, client: httpx.AsyncClient, timeout: float) -> None:
+    def __init__(
+        self,
+        views: dict[str, Spec],
+        upstream: str,
+        client: httpx.AsyncClient,
+        timeout: float,
+        specs: Iterable[Spec] = (),
+    ) -> None:
+        """`specs`: every spec loaded, where a body-dispatched operation finds the one it answers as."""
         self.spec = next(iter(views.values()))
+        self.operations = {op.operation_id: op for spec in (*views.values(), *specs) for op in spec.operations}
         self.upstream = httpx.URL(upstream)
         self.client = client
         self.timeout = timeout
@@ -189,7 +199,18 @@ class _Forwarder:
             logger.warning("request %s: no answer passed on: %s", state.request_id, exc.reason)
             state.upstream = UpstreamAnswer(status=None, error=exc.reason)
             return self.own_answer(request, exc.code, f"kling-mock proxy: {exc.reason}")
+        if operation is not None and operation.by_body and state.body_bytes == len(state.body):
+            # Journaled as the operation the body speaks to, as the mock journals it.
+            operation = state.operation = self._answered_as(operation, state.body)
         return self._pass_on(request, operation, answer, raw)
+
+    def _answered_as(self, operation: Operation, raw: bytes) -> Operation:
+        """The operation a body-dispatched one answers `raw` as; itself when the body is not JSON."""
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return operation
+        return self.operations.get(operation.answered_as(body), operation)
 
     def _route(self, method: str, path: str) -> tuple[Operation | None, Finding | None]:
         """The operation a request reaches, or the refusal the mock would answer it with (404/1203, 404/1202)."""

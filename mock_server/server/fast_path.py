@@ -35,6 +35,8 @@ from ..validation import BearerAuth, check_media_type, natural_number, parse_jso
 logger = logging.getLogger("kling_mock")
 
 _SCENARIO = SCENARIO_HEADER.encode()
+# A body not parsed yet (None is a body: JSON's `null`).
+_UNPARSED = object()
 # A Host header that may go into a URL as it is: a name or an address, and a port (anything else is not used).
 _HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
 
@@ -163,6 +165,15 @@ class KlingApp:
                     oversized = exc
                     # Refused before all of it arrived: the journal can only tell it was over the limit.
                     state["body_bytes"] = declared or operation.max_body_bytes + 1
+            # A body-dispatched operation answers as the one its body speaks: scenarios naming that one apply.
+            parsed: Any = _UNPARSED
+            if operation.by_body and oversized is None:
+                try:
+                    parsed = parse_json(raw, operation.max_body_depth)
+                except KlingError:
+                    pass  # refused below, in the contract's order
+                else:
+                    operation = state["operation"] = self.operations[operation.answered_as(parsed)]
             owner = state["owner"] = (
                 self.auth.authenticate(_text(headers, b"authorization")) if operation.requires_auth else ""
             )
@@ -185,11 +196,11 @@ class KlingApp:
                 check_media_type(_text(headers, b"content-type"), operation.media_types)
                 if oversized is not None:
                     raise oversized
-                body = parse_json(raw, operation.max_body_depth)
+                body = parse_json(raw, operation.max_body_depth) if parsed is _UNPARSED else parsed
                 if operation.by_body:
                     operation = state["operation"] = self.operations[operation.answered_as(body)]
                 assert operation.body_validator is not None
-                validate_body(operation.document, operation.body_validator, body)
+                validate_body(operation.document, operation.body_validator, body, operation.elsewhere)
             fate = effects.task if effects is not None else None
             call = Call(state["request_id"], owner, parameters, body, self.links(scope, prefix), fate)
             data = await HANDLERS[operation.operation_id](self.service, call)

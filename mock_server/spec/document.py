@@ -78,6 +78,9 @@ class Operation:
     # The operations that answer it, by what the body holds (`x-kling-by-body`): the first whose schema the body
     # matches (None: any), by operationId.
     by_body: tuple[tuple[jsonschema_rs.Validator | None, str], ...] = field(default=(), repr=False)
+    # Top-level fields of a body another operation takes (`x-kling-elsewhere`), each with that operation
+    # (`POST /v1/videos/lip-sync`): a refused body holding one is told where it belongs.
+    elsewhere: dict[str, str] = field(default_factory=dict)
     # The document its validators were compiled against, where a validation error's schema path points.
     document: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -207,6 +210,15 @@ def load_spec(path: Path = DEFAULT_SPEC_PATH, relax_decisions: bool = False) -> 
     return Spec(text=text, document=document, operations=tuple(operations), decisions=view)
 
 
+def _operation_named(document: dict[str, Any], operation_id: str) -> str:
+    """`POST /v1/videos/lip-sync`: how a message names the operation `operation_id` of the document."""
+    for route, item in document["paths"].items():
+        for method in HTTP_METHODS:
+            if item.get(method, {}).get("operationId") == operation_id:
+                return f"{method.upper()} {route}"
+    raise KeyError(f"x-kling-elsewhere names {operation_id}, not an operation of the spec")
+
+
 def _parameters(document: dict[str, Any], route: str, method: str) -> list[tuple[str, dict[str, Any]]]:
     """The operation's parameters with the path item's it does not override, each with its JSON pointer, `$ref`s to
     `components.parameters` followed."""
@@ -259,7 +271,12 @@ def _compile_operation(document: dict[str, Any], route: str, method: str, global
     parameters_validator = None
     if properties:
         parameters_validator = _compile(document, {"type": "object", "properties": properties, "required": required})
+    elsewhere = {
+        name: _operation_named(document, operation_id)
+        for name, operation_id in (body or {}).get("x-kling-elsewhere", {}).items()
+    }
     return Operation(
+        elsewhere=elsewhere,
         operation_id=raw["operationId"],
         method=method.upper(),
         path=route,

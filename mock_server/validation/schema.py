@@ -38,11 +38,20 @@ _GENERIC: dict[str, str] = {
 }
 
 
-def validate_body(document: Mapping[str, Any], validator: jsonschema_rs.Validator, body: Any) -> None:
-    """Raise `KlingError` naming every violation (up to a few) of the request body."""
+def validate_body(
+    document: Mapping[str, Any],
+    validator: jsonschema_rs.Validator,
+    body: Any,
+    elsewhere: Mapping[str, str] | None = None,
+) -> None:
+    """Raise `KlingError` naming every violation (up to a few) of the request body.
+
+    `elsewhere`: top-level fields another operation takes, with it; a refused body holding one is first told where
+    it belongs (the seed page's request sent to identify-face rather than to the older lip-sync).
+    """
     if validator.is_valid(body):
         return
-    findings = body_findings(document, validator, body)
+    findings = body_findings(document, validator, body, elsewhere=elsewhere)
     # A body of the wrong type altogether is a malformed request, not a bad parameter.
     malformed = any(finding.path == "body" and finding.rule == "type" for finding in findings)
     code = BusinessCode.INVALID_REQUEST if malformed else BusinessCode.INVALID_PARAMETER
@@ -50,19 +59,29 @@ def validate_body(document: Mapping[str, Any], validator: jsonschema_rs.Validato
 
 
 def body_findings(
-    document: Mapping[str, Any], validator: jsonschema_rs.Validator, body: Any, within: tuple[str, ...] = ()
+    document: Mapping[str, Any],
+    validator: jsonschema_rs.Validator,
+    body: Any,
+    within: tuple[str, ...] = (),
+    elsewhere: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """Every violation of `validator`'s schema by `body`; with `within`, only those of schema nodes under it.
 
     `within` keeps the recommended schema's own advice and drops the errors it repeats from the
-    schema it builds on.
+    schema it builds on. `elsewhere`: as `validate_body`'s, the first such field leading the findings.
     """
-    return [
+    findings = [
         finding
         for error in validator.iter_errors(body)
         if error.schema_path[: len(within)] == list(within)
         for finding in _describe(document, error)
     ]
+    if findings and elsewhere and isinstance(body, dict):
+        name = next((name for name in body if name in elsewhere), None)
+        if name is not None:
+            message = f"{name}: not a field of this request; {elsewhere[name]} takes it"
+            findings.insert(0, Finding(rules.WRONG_ENDPOINT.name, name, message))
+    return findings
 
 
 def validate_parameters(operation: Operation, path: Mapping[str, str], query: Mapping[str, str]) -> dict[str, Any]:

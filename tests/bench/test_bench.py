@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import memory, noise, report, run, servers, workload, wrk
+from bench import bare_app, memory, noise, report, run, servers, workload, wrk
 from bench.noise import Contention, CpuSample, contention
 from bench.report import Goal, MemoryResult, Round, Summary
+from mock_server.client.process import MockProcess
 from tests.support import ROOT
 
 SPEC = ROOT / "openapi" / "identify-face.yaml"
@@ -66,10 +67,49 @@ def test_the_lua_script_carries_the_request() -> None:
 
 def test_the_documented_request_and_its_query() -> None:
     create = workload.documented_request(SPEC)
-    assert (create.method, create.path) == ("POST", "/kling/v1/videos/identify-face")
+    assert (create.method, create.path) == ("POST", "/v1/videos/identify-face")
     assert json.loads(create.body or b"")["input"]["video_id"] == "de1b86d9-8e40-4f1c-a6a5-6459f8eb42f2"
     query = workload.query_of(create, "abc_-1")
-    assert (query.method, query.path, query.body) == ("GET", "/kling/v1/videos/identify-face/abc_-1", None)
+    assert (query.method, query.path, query.body) == ("GET", "/v1/videos/identify-face/abc_-1", None)
+
+
+def test_the_documented_create_goes_where_each_target_serves_it() -> None:
+    """Prism serves the spec's paths; the mock answers Kling's own path at once, so the seed's create goes under
+    `/kling`, where the seed page documents it (and the ceiling listens)."""
+    documented = workload.documented_request(SPEC)
+    targets = {target.name: target for target in run.plan(Path("/dev/null"), "/x/prism")}
+    prism, bare, mock = targets["prism"], targets["bare"], targets["mock create"]
+    assert run.create_for(prism, documented).path == "/v1/videos/identify-face"
+    assert run.create_for(mock, documented).path == run.create_for(bare, documented).path == bare_app.PATH
+
+
+def test_the_lip_sync_create_voices_the_first_face_where_it_appears() -> None:
+    identified = {
+        "code": 0,
+        "data": {"session_id": "s1", "face_data": [{"face_id": "7", "start_time": 1200, "end_time": 4200}]},
+    }
+    request = workload.lip_sync_request(identified)
+    body = json.loads(request.body or b"")
+    assert (request.method, request.path, body["session_id"]) == ("POST", "/v1/videos/advanced-lip-sync", "s1")
+    (choice,) = body["face_choose"]
+    assert (choice["face_id"], choice["sound_insert_time"], choice["sound_end_time"]) == ("7", 1200, 3000)
+
+
+@pytest.mark.parametrize("name", ["create", "query", *run.FLOW_WORKLOADS])
+def test_each_workload_is_answered_well_by_the_mock(name: str) -> None:
+    """What wrk repeats is checked against a real mock before and after each run: here, once, as the bench does."""
+    documented = workload.documented_request(SPEC)
+    with MockProcess("--tick-ms", "100") as mock:
+        request = workload.prepare(
+            name, mock.base_url, name, run.create_for(run.plan(Path("/dev/null"), None)[1], documented)
+        )
+        workload.check_answer(name, mock.base_url, request, name)
+        workload.check_answer(name, mock.base_url, request, name)
+
+
+def test_a_workload_the_bench_does_not_know_is_an_error() -> None:
+    with pytest.raises(workload.WorkloadError, match="no workload"):
+        workload.prepare("x", "http://127.0.0.1:9", "upload", workload.identify_request())  # asks nothing of it
 
 
 def test_a_good_answer_is_200_with_a_task() -> None:
@@ -159,8 +199,10 @@ def test_command_line_defaults_and_a_short_run() -> None:
 
 def test_the_plan_puts_the_ceiling_first_and_prism_last() -> None:
     names = [target.name for target in run.plan(Path("/dev/null"), "/x/prism")]
-    assert names == ["bare", "mock create", "mock query", "prism", "prism quiet"]
-    assert [target.name for target in run.plan(Path("/dev/null"), None)] == names[:3]
+    flow = [f"mock {name}" for name in run.FLOW_WORKLOADS]
+    assert names == ["bare", "mock create", "mock query", *flow, "prism", "prism quiet"]
+    assert flow == ["mock identify", "mock lip-sync create", "mock lip-sync query", "mock download"]
+    assert [target.name for target in run.plan(Path("/dev/null"), None)] == names[:-2]
 
 
 def test_the_redis_rows_run_the_same_mock_on_a_redis_of_their_own() -> None:
@@ -169,6 +211,7 @@ def test_the_redis_rows_run_the_same_mock_on_a_redis_of_their_own() -> None:
         "bare",
         "mock create",
         "mock query",
+        *(f"mock {name}" for name in run.FLOW_WORKLOADS),
         "mock create (redis)",
         "mock query (redis)",
         "mock create (redis, 2 workers)",
@@ -176,12 +219,13 @@ def test_the_redis_rows_run_the_same_mock_on_a_redis_of_their_own() -> None:
         "prism",
         "prism quiet",
     ]
-    memory_create, redis_create, two_workers = targets[1], targets[3], targets[5]
+    flow = len(run.FLOW_WORKLOADS)
+    memory_create, redis_create, two_workers = targets[1], targets[3 + flow], targets[5 + flow]
     assert redis_create.role == "redis" and redis_create.redis and redis_create.uvloop
     # The same command as the memory row's, plus the store (filled in per round) and, for two, the workers.
     assert redis_create.argv == (*memory_create.argv, "--store", servers.STORE_FIELD)
     assert two_workers.argv == (*redis_create.argv, "--workers", "2") and two_workers.workers == 2
-    assert [target.workload for target in targets[3:7]] == ["create", "query"] * 2
+    assert [target.workload for target in targets[3 + flow : 7 + flow]] == ["create", "query"] * 2
 
 
 def with_redis_rows(create_rps: float = 6_000, workers_rps: float = 5_000) -> list[Summary]:

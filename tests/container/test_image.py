@@ -260,6 +260,61 @@ def test_the_default_command_answers_the_seed_example_from_the_host(podman: Podm
     assert podman("exec", mock.name, "stat", "-c", "%u", "/data").stdout.strip() == UID
 
 
+def _lip_sync_flow(http: httpx.Client) -> dict[str, Any]:
+    """identify-face on Kling's own path, advanced lip-sync with the first face, polled until it has its video."""
+    identified = http.post("/v1/videos/identify-face", json={"video_url": "https://example.com/talk.mp4"}).json()
+    assert identified["code"] == 0, identified
+    session, face = identified["data"]["session_id"], identified["data"]["face_data"][0]
+    choice = {
+        "face_id": face["face_id"],
+        "sound_file": "https://example.com/voice-6s.mp3",
+        "sound_start_time": 0,
+        "sound_end_time": 3000,
+        "sound_insert_time": face["start_time"],
+    }
+    created = http.post("/v1/videos/advanced-lip-sync", json={"session_id": session, "face_choose": [choice]}).json()
+    assert created["code"] == 0, created
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        task: dict[str, Any] = http.get(f"/v1/videos/advanced-lip-sync/{created['data']['task_id']}").json()["data"]
+        if task["task_status"] == "succeed":
+            return {"face": face, "video": task["task_result"]["videos"][0]}
+        assert task["task_status"] in ("submitted", "processing"), task
+        time.sleep(0.5)
+    raise AssertionError("the lip-sync task did not finish within 30 s")
+
+
+def test_results_download_from_the_host_at_the_address_it_used(podman: Podman, image: str) -> None:
+    """The links in answers are made from the address each request came to: the port the host published."""
+    mock = podman.start(image)
+    with mock.client() as http:
+        found = _lip_sync_flow(http)
+        face_image, video = found["face"]["face_image"], found["video"]
+        assert face_image.startswith(mock.base_url + "/") and video["url"].startswith(mock.base_url + "/")
+        with httpx.Client(timeout=10) as anonymous:  # a download needs no Authorization: the URL is the permission
+            png, mp4 = anonymous.get(face_image), anonymous.get(video["url"])
+        assert (png.status_code, png.headers["content-type"], png.content[:8]) == (
+            200,
+            "image/png",
+            b"\x89PNG\r\n\x1a\n",
+        )
+        assert (mp4.status_code, mp4.headers["content-type"], mp4.content[4:8]) == (200, "video/mp4", b"ftyp")
+
+
+def test_public_url_is_where_results_point(podman: Podman, image: str) -> None:
+    """Behind a proxy the mock cannot see the address clients use: `--public-url` gives it."""
+    mock = podman.start(
+        image, "serve", "--host", "0.0.0.0", "--port", "8000", "--public-url", "https://kling.test/base"
+    )
+    with mock.client() as http:
+        found = _lip_sync_flow(http)
+        for url in (found["face"]["face_image"], found["video"]["url"]):
+            assert url.startswith("https://kling.test/base/"), url
+            # The same file is served at the path after the public URL's.
+            local = http.get(url.removeprefix("https://kling.test/base"))
+            assert local.status_code == 200, url
+
+
 def test_the_health_check_passes_and_fails_with_the_mock(podman: Podman, image: str) -> None:
     mock = podman.start(image)
     assert podman("healthcheck", "run", mock.name, check=False).returncode == 0

@@ -455,6 +455,128 @@ def _unknown_task_as_invalid_parameter(exchange: Exchange) -> None:
         exchange.refuse(400, BusinessCode.INVALID_PARAMETER, "task_id: invalid")
 
 
+# --- section 6: the lip-sync flow -------------------------------------------------------------------------------
+
+_ADVANCED = "/v1/videos/advanced-lip-sync"
+_LIP_SYNC = "/v1/videos/lip-sync"
+_PREFIX = "/kling"
+# Each session's faces, as identify-face answered them (at once, or in a succeeded task): session id -> faces.
+_sessions: dict[str, list[dict[str, Any]]] = {}
+
+
+def _api_path(path: str) -> str:
+    """The path as the spec spells it: without the aggregators' `/kling` prefix."""
+    return path[len(_PREFIX) :] if path.startswith(_PREFIX + "/") else path
+
+
+def _is_advanced_create(exchange: Exchange) -> bool:
+    return exchange.method == "POST" and _api_path(exchange.path) == _ADVANCED
+
+
+def _first_choice(exchange: Exchange) -> dict[str, Any] | None:
+    body = _loads(exchange.body)
+    choices = body.get("face_choose") if isinstance(body, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    return first if isinstance(first, dict) else None
+
+
+def _rewrite_choice(edit: Callable[[dict[str, Any], dict[str, Any]], bool]) -> Hook:
+    """Let `edit(body, face_choose[0])` repair an advanced lip-sync create before the mock checks it."""
+
+    def hook(exchange: Exchange) -> None:
+        body = _loads(exchange.body)
+        choice = _first_choice(exchange)
+        if _is_advanced_create(exchange) and isinstance(body, dict) and choice is not None and edit(body, choice):
+            body["face_choose"][0] = choice
+            exchange.body = orjson.dumps(body)
+
+    return hook
+
+
+def _session_shared_by_all_callers(exchange: Exchange) -> None:
+    """An advanced lip-sync create is answered as if every caller were the first: sessions leak across callers."""
+    if _is_advanced_create(exchange) and exchange.header("authorization"):
+        exchange.set_header("authorization", f"Bearer {exchange.accepted_key}")
+
+
+def _stretch_short_clip(body: dict[str, Any], choice: dict[str, Any]) -> bool:
+    start, end = choice.get("sound_start_time"), choice.get("sound_end_time")
+    if _is_number(start) and _is_number(end) and 0 <= end - start < 2000:
+        choice["sound_end_time"] = start + 2000
+        return True
+    return False
+
+
+def _remember_faces(exchange: Exchange) -> None:
+    """Note the faces of every session identify-face opens, from its answer or its succeeded task."""
+    answer = exchange.answer()
+    data = answer.get("data") if answer is not None and answer["code"] == 0 else None
+    result = data.get("task_result") if isinstance(data, dict) else None
+    for found in (data, result):
+        if isinstance(found, dict) and isinstance(found.get("session_id"), str) and found.get("face_data"):
+            _sessions[found["session_id"]] = found["face_data"]
+
+
+def _swap_unknown_face(body: dict[str, Any], choice: dict[str, Any]) -> bool:
+    faces = _sessions.get(str(body.get("session_id")), [])
+    known = {face["face_id"] for face in faces}
+    if not faces or choice.get("face_id") in known:
+        return False
+    # The face a client would mean: the first whose window takes a clip.
+    choice["face_id"] = next((f for f in faces if f["end_time"] - f["start_time"] >= 2000), faces[0])["face_id"]
+    return True
+
+
+def _videos_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    tasks = answer["data"] if isinstance(answer.get("data"), list) else [answer.get("data")]
+    found = []
+    for task in tasks:
+        if isinstance(task, dict):
+            found += (task.get("task_result") or {}).get("videos") or []
+    return found
+
+
+def _duration_as_number(answer: dict[str, Any]) -> None:
+    for video in _videos_of(answer):
+        video["duration"] = float(video["duration"])
+
+
+def _lip_sync_list_oldest_first(exchange: Exchange) -> None:
+    answer = exchange.answer()
+    listed = answer is not None and isinstance(answer.get("data"), list)
+    if exchange.method == "GET" and _api_path(exchange.path) in (_ADVANCED, _LIP_SYNC) and answer and listed:
+        answer["data"].reverse()
+        exchange.set_answer(answer)
+
+
+def _is_download(exchange: Exchange, kind: str = "") -> bool:
+    """A GET of a file an answer points at (`/files/faces/...`, `/files/videos/...`), of `kind` if given."""
+    return exchange.method == "GET" and _api_path(exchange.path).startswith(f"/files/{kind}")
+
+
+def _video_download_404(exchange: Exchange) -> None:
+    if _is_download(exchange, "videos/") and exchange.status == 200:
+        exchange.refuse(404, BusinessCode.NOT_FOUND, "no such file")
+
+
+def _download_as_octet_stream(exchange: Exchange) -> None:
+    if _is_download(exchange) and exchange.status == 200:
+        exchange.response_headers = _set(exchange.response_headers, "content-type", "application/octet-stream")
+
+
+def _older_lip_sync_answers_faces(exchange: Exchange) -> None:
+    """The older endpoint's tasks end as identify-face's do: faces, where the client waits for videos."""
+    answer = exchange.answer()
+    if exchange.method != "GET" or not _api_path(exchange.path).startswith(_LIP_SYNC) or answer is None:
+        return
+    tasks = answer["data"] if isinstance(answer.get("data"), list) else [answer.get("data")]
+    for task in tasks:
+        if isinstance(task, dict) and isinstance(task.get("task_result"), dict):
+            face = {"face_id": "0", "face_image": "https://example.com/face.png", "start_time": 0, "end_time": 5000}
+            task["task_result"] = {"session_id": task["task_id"], "face_data": [face]}
+    exchange.set_answer(answer)
+
+
 BREAKAGES: dict[str, Breakage] = {
     b.name: b
     for b in [
@@ -576,6 +698,40 @@ BREAKAGES: dict[str, Breakage] = {
             "face-ends-before-it-starts",
             "start_time <= end_time for every face",
             after=_on_success(_face_ends_before_it_starts),
+        ),
+        # Section 6, the lip-sync flow.
+        Breakage(
+            "session-shared-by-all-callers",
+            "a session belongs to the caller that opened it",
+            before=_session_shared_by_all_callers,
+        ),
+        Breakage(
+            "clip-under-2s-accepted", "the clip lasts at least 2000 ms", before=_rewrite_choice(_stretch_short_clip)
+        ),
+        Breakage(
+            "face-not-in-session-accepted",
+            "face_id is a face of the session",
+            before=_rewrite_choice(_swap_unknown_face),
+            after=_remember_faces,
+        ),
+        Breakage(
+            "duration-a-number",
+            "a video's duration is a string of seconds",
+            after=_on_success(_duration_as_number),
+        ),
+        Breakage(
+            "lip-sync-list-oldest-first", "the lip-sync lists are newest first", after=_lip_sync_list_oldest_first
+        ),
+        Breakage("video-download-404", "a result video's url downloads", after=_video_download_404),
+        Breakage(
+            "download-wrong-content-type",
+            "a file downloads with the content type its extension says",
+            after=_download_as_octet_stream,
+        ),
+        Breakage(
+            "older-lip-sync-answers-faces",
+            "the older lip-sync endpoint's task ends with videos",
+            after=_older_lip_sync_answers_faces,
         ),
     ]
 }

@@ -60,13 +60,21 @@ def mock() -> Iterator[MockProcess]:
 
 
 def _same_shape(shown: Any, got: Any, where: str = "answer") -> None:
-    """The answer a page shows, and the one the mock gave: same keys and kinds, same code and message."""
+    """The answer a page shows, and the one the mock gave: same keys and kinds, same code and message; lists item by
+    item."""
     if isinstance(shown, dict):
         assert isinstance(got, dict) and shown.keys() == got.keys(), f"{where}: {sorted(got)} vs shown {sorted(shown)}"
         for key in shown:
             _same_shape(shown[key], got[key], f"{where}.{key}")
+    elif isinstance(shown, list):
+        assert isinstance(got, list) and len(got) == len(shown), f"{where}: {got!r} vs shown {shown!r}"
+        for index, (one_shown, one_got) in enumerate(zip(shown, got, strict=True)):
+            _same_shape(one_shown, one_got, f"{where}[{index}]")
     elif shown == "...":
         assert isinstance(got, str), f"{where}: {got!r} is not a string"
+    elif isinstance(shown, str) and shown.startswith(DOCUMENTED_URL + "/files/"):
+        # A download link: made for this run's session, at this run's address.
+        assert isinstance(got, str) and got.startswith("http://127.0.0.1:") and "/files/" in got, f"{where}: {got!r}"
     elif isinstance(shown, str) and _ID.fullmatch(shown):
         assert isinstance(got, str) and _ID.fullmatch(got), f"{where}: {got!r} is not an id"
     elif isinstance(shown, int) and shown > 10**12:

@@ -75,7 +75,9 @@ def test_client_loop_reads_the_faces(instant_mock: MockProcess, video_url: str, 
     assert [face["face_id"] for face in result["face_data"]] == [str(i) for i in range(faces)]
     for face in result["face_data"]:
         assert 0 <= face["start_time"] <= face["end_time"]
-        assert face["face_image"].startswith("https://")
+        # Downloadable from the mock itself, at the address and prefix the client used.
+        assert face["face_image"].startswith(f"{instant_mock.base_url}/kling/files/faces/")
+        assert face["face_image"].endswith(".png")
 
 
 @pytest.mark.parametrize(
@@ -148,7 +150,9 @@ def test_list_parameters_out_of_range_are_400_1201(
 
 def test_same_seed_same_requests_same_answers() -> None:
     def session() -> list[Any]:
-        with MockProcess("--seed", "42", "--tick-ms", "0") as mock, _client(mock, "seeded") as http:
+        # One public URL for both: results' URLs would otherwise differ by the port each mock happened to get.
+        args = ("--seed", "42", "--tick-ms", "0", "--public-url", "http://kling-mock.test:8000")
+        with MockProcess(*args) as mock, _client(mock, "seeded") as http:
             answers = []
             for video in ("https://example.com/faces-2.mp4", "https://example.com/no-face.mp4"):
                 created = http.post(CREATE_PATH, json=_audio_task(video)).json()

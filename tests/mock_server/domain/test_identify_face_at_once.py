@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from mock_server.client.process import MockProcess
-from mock_server.spec import DEFAULT_SPEC_PATH, UPSTREAM_SPEC_PATH
-from tests.support import CREATE_PATH, SEED_EXAMPLE, TOKEN
+from mock_server.spec import DEFAULT_SPEC_PATH, UPSTREAM_SPEC_PATH, load_spec
+from tests.support import CREATE_PATH, SEED_EXAMPLE, SPEC_CREATE_PATH, TOKEN
 
 ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 VIDEO_URL = "https://example.com/videos/presenter.mp4"
@@ -38,21 +38,23 @@ def _refusal(response: httpx.Response) -> tuple[int, int, str]:
     return response.status_code, body["code"], body["message"]
 
 
-def _assert_faces(body: dict[str, Any], count: int) -> None:
+def _assert_faces(body: dict[str, Any], count: int, base_url: str) -> None:
     assert (body["code"], body["message"]) == (0, "SUCCEED")
     faces = body["data"]["face_data"]
     assert [face["face_id"] for face in faces] == [str(index) for index in range(count)]
     for face in faces:
         assert 0 <= face["start_time"] <= face["end_time"]
-        assert face["face_image"].startswith("https://")
+        # Downloadable from the mock itself, at the address and prefix the client used.
+        assert face["face_image"].startswith(f"{base_url}/kling/files/faces/")
+        assert face["face_image"].endswith(".png")
 
 
-def test_minimal_request_gets_the_faces_at_once_with_fresh_ids(http: httpx.Client) -> None:
+def test_minimal_request_gets_the_faces_at_once_with_fresh_ids(upstream: MockProcess, http: httpx.Client) -> None:
     answers = [http.post(CREATE_PATH, json={"video_url": VIDEO_URL}) for _ in range(3)]
     bodies = [answer.json() for answer in answers]
     assert [answer.status_code for answer in answers] == [200, 200, 200]
     for body in bodies:
-        _assert_faces(body, 1)
+        _assert_faces(body, 1, upstream.base_url)
         assert "task_id" not in body["data"] and "task_status" not in body["data"]
         assert ID.match(body["request_id"]) and ID.match(body["data"]["session_id"])
     assert len({body["request_id"] for body in bodies}) == len({body["data"]["session_id"] for body in bodies}) == 3
@@ -116,9 +118,9 @@ def test_with_keys_only_those_are_accepted() -> None:
 
 
 @pytest.mark.parametrize("field", ["video_url", "video_id"])
-def test_faces_marker_picks_how_many(http: httpx.Client, field: str) -> None:
+def test_faces_marker_picks_how_many(upstream: MockProcess, http: httpx.Client, field: str) -> None:
     video = "https://example.com/faces-3.mp4" if field == "video_url" else "clip-faces-3"
-    _assert_faces(http.post(CREATE_PATH, json={field: video}).json(), 3)
+    _assert_faces(http.post(CREATE_PATH, json={field: video}).json(), 3, upstream.base_url)
 
 
 @pytest.mark.parametrize(
@@ -151,7 +153,10 @@ def test_seed_repeats_every_answer() -> None:
     runs = []
     for _ in range(2):
         with (
-            MockProcess("--dialect", "upstream", "--seed", "20261124") as mock,
+            # One public URL for both: results' URLs would otherwise differ by the port each mock happened to get.
+            MockProcess(
+                "--dialect", "upstream", "--seed", "20261124", "--public-url", "http://kling-mock.test:8000"
+            ) as mock,
             httpx.Client(base_url=mock.base_url, headers={"Authorization": f"Bearer {TOKEN}"}) as client,
         ):
             runs.append([client.post(CREATE_PATH, json=body).json() for body in requests])
@@ -174,15 +179,24 @@ def test_no_task_is_stored_and_the_journal_judges_by_the_upstream_spec(
     upstream: MockProcess, http: httpx.Client
 ) -> None:
     http.post(f"{upstream.base_url}/__admin/reset")
-    http.post(CREATE_PATH, json={"video_url": VIDEO_URL})
-    http.post(CREATE_PATH, json={"video_url": VIDEO_URL, "mode": "text2video"})
-    http.post(CREATE_PATH, json={"video_url": "https://example.com/no-face.mp4"})
-    assert http.get("/__admin/tasks").json() == {"tasks": []}
+    answers = [
+        http.post(CREATE_PATH, json={"video_url": VIDEO_URL}),
+        http.post(CREATE_PATH, json={"video_url": VIDEO_URL, "mode": "text2video"}),
+        http.post(CREATE_PATH, json={"video_url": "https://example.com/no-face.mp4"}),
+    ]
+    sessions = [answer.json()["data"]["session_id"] for answer in answers[:2]]
+    # No task to poll: what is kept is each answer's session (advanced lip-sync needs it), of a kind of its own.
+    # (A reset clears the journal, not the store: the module's earlier sessions are listed after these.)
+    listed = http.get("/__admin/tasks").json()["tasks"]
+    assert {item["kind"] for item in listed} == {"identify-face-at-once"}
+    assert [item["task"]["task_id"] for item in listed[:2]] == sessions[::-1]
     entries = http.get("/__admin/journal").json()["entries"]
     assert [entry["operation"] for entry in entries] == ["identifyFace"] * 3
     verdicts = [entry["verdict"] for entry in entries]
     assert [verdict["result"] for verdict in verdicts] == ["clean", "warning", "clean"]
     assert [(w["rule"], w["path"]) for w in verdicts[1]["warnings"]] == [("unknown-field", "mode")]
+    for session in sessions:
+        assert _refusal(http.get(f"{CREATE_PATH}/{session}"))[:2] == (404, 1203)
 
 
 @pytest.mark.parametrize(
@@ -207,7 +221,7 @@ def test_serves_its_spec_self_contained(http: httpx.Client) -> None:
     document = yaml.safe_load(response.text)
     refs = re.findall(r"\$ref: '?([^'\s]+)", response.text)
     assert refs and all(ref.startswith("#/") for ref in refs)
-    assert [op["operationId"] for op in document["paths"][CREATE_PATH].values()] == ["identifyFace"]
+    assert [op["operationId"] for op in document["paths"][SPEC_CREATE_PATH].values()] == ["identifyFace"]
     assert {"TaskResult", "FaceData", "SuccessEnvelope"} <= document["components"]["schemas"].keys()
 
 
@@ -245,4 +259,5 @@ def test_documented_dialect_by_name_is_the_default() -> None:
         created = client.post(CREATE_PATH, json=SEED_EXAMPLE, headers={"Authorization": f"Bearer {TOKEN}"}).json()
         spec = client.get("/openapi.yaml").text
     assert created["data"]["task_status"] == "submitted"
-    assert spec == DEFAULT_SPEC_PATH.read_text(encoding="utf-8")
+    # The documented spec, bundled with the lip-sync path items it references.
+    assert spec == load_spec(DEFAULT_SPEC_PATH).text

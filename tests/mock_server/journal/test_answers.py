@@ -29,7 +29,7 @@ def _spec() -> Spec:
 
 @cache
 def _judge() -> Judge:
-    return Judge(_spec(), ResponseJudge(_spec()))
+    return Judge(_spec(), responses=ResponseJudge(_spec()))
 
 
 def exchange(

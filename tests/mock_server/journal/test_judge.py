@@ -36,6 +36,25 @@ TEXT_INPUT: dict[str, Any] = {
     "voice_id": "girlfriend_1_speech02",
     "voice_language": "en",
 }
+# The lip-sync flow's creates, with a body each that the schema accepts, and where the mock serves them.
+ADVANCED, LIP_SYNC = "createAdvancedLipSyncTask", "createLipSyncTask"
+ADVANCED_BODY: dict[str, Any] = {
+    "session_id": "CmJ8DGePZioAAAAAAFIvOQ",
+    "face_choose": [
+        {
+            "face_id": "0",
+            "sound_file": "https://example.com/audio/voice-6s.mp3",
+            "sound_start_time": 0,
+            "sound_end_time": 4000,
+            "sound_insert_time": 500,
+        }
+    ],
+}
+CREATES = {
+    CREATE: (CREATE_PATH, {"input": AUDIO_URL_INPUT}),
+    ADVANCED: ("/kling/v1/videos/advanced-lip-sync", ADVANCED_BODY),
+    LIP_SYNC: ("/v1/videos/lip-sync", {"input": AUDIO_URL_INPUT}),
+}
 
 
 @cache
@@ -120,8 +139,10 @@ def refusal_of(call: Any, *args: Any) -> Finding:
         entry(LIST, query="pageNum=2&pageSize=10", headers={}),
         entry(GET, headers={}),
         entry(GET, headers={}, since_last_poll_ms=1000),
+        entry(ADVANCED, path=CREATES[ADVANCED][0], body=ADVANCED_BODY),
+        entry(LIP_SYNC, path=CREATES[LIP_SYNC][0], body={"input": TEXT_INPUT}),
     ],
-    ids=["audio2video", "text2video", "list", "get", "get-polled-at-the-interval"],
+    ids=["audio2video", "text2video", "list", "get", "get-polled-at-the-interval", "advanced-lip-sync", "lip-sync"],
 )
 def test_a_request_by_the_contract_is_clean(item: Entry) -> None:
     result = verdict(item)
@@ -160,7 +181,7 @@ def test_every_schema_error_is_listed_not_just_the_first() -> None:
     validator = operation(CREATE).body_validator
     assert validator is not None
     with pytest.raises(KlingError) as caught:
-        validate_body(_spec(), validator, body)
+        validate_body(_spec().document, validator, body)
     item = entry(body=body, status=400, code=1201, refusal=caught.value.finding)
     result = verdict(item)
     paths = {finding.path for finding in result.errors}
@@ -301,11 +322,34 @@ def test_unknown_task_is_taken_from_the_answer() -> None:
     assert result.errors == (unknown,)
 
 
+@pytest.mark.parametrize("operation_id", CREATES)
 @pytest.mark.parametrize("rule", ["auth-malformed", "auth-rejected", "scenario-header"])
-def test_other_refusals_the_record_cannot_show_are_taken_from_the_answer(rule: str) -> None:
+def test_other_refusals_the_record_cannot_show_are_taken_from_the_answer(rule: str, operation_id: str) -> None:
     refusal = Finding(rule, "header.X", f"header.X: {rule}")
-    result = verdict(entry(body={"input": AUDIO_URL_INPUT}, status=400, code=1200, refusal=refusal))
+    path, body = CREATES[operation_id]
+    result = verdict(entry(operation_id, path=path, body=body, status=400, code=1200, refusal=refusal))
     assert result.errors == (refusal,)
+
+
+CROSS_FIELD_REFUSALS = {
+    "session": "session_id",
+    "face": "face_choose[0].face_id",
+    "clip-length": "face_choose[0].sound_end_time",
+    "clip-past-audio": "face_choose[0].sound_end_time",
+    "audio": "face_choose[0].sound_file",
+    "insert-past-video": "face_choose[0].sound_insert_time",
+    "insert-outside-face": "face_choose[0].sound_insert_time",
+    "external-task-id-taken": "external_task_id",
+}
+
+
+@pytest.mark.parametrize(("rule", "path"), CROSS_FIELD_REFUSALS.items(), ids=CROSS_FIELD_REFUSALS.keys())
+def test_advanced_lip_sync_rules_across_fields_are_taken_from_the_answer(rule: str, path: str) -> None:
+    """What they hold against (a session, an audio) is the state of the moment: the record cannot show it again,
+    so the verdict believes the answer, as for an unknown task."""
+    refusal = Finding(rule, path, f"{path}: broken")
+    item = entry(ADVANCED, path=CREATES[ADVANCED][0], body=ADVANCED_BODY, status=400, code=1201, refusal=refusal)
+    assert verdict(item).errors == (refusal,)
 
 
 def test_a_content_type_refusal_is_worked_out_again_and_listed_once() -> None:

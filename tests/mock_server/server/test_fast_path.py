@@ -14,20 +14,27 @@ from mock_server.core.errors import KlingError
 from mock_server.core.ids import IdGenerator
 from mock_server.http.bodies import read_body
 from mock_server.http.routes import KlingRoutes
-from mock_server.spec import load_spec
-from tests.support import CREATE_PATH
+from mock_server.spec import PREFIXES, load_spec
+from tests.support import CREATE_PATH, SPEC_CREATE_PATH
 
 
-def test_routes_come_from_the_spec_with_head_wherever_get_is() -> None:
-    routes = KlingRoutes(load_spec().operations)
-    exact = routes.match(CREATE_PATH)
-    templated = routes.match(f"{CREATE_PATH}/abc_-123")
+@pytest.mark.parametrize("prefix", PREFIXES)
+@pytest.mark.parametrize(
+    "spec_path", [SPEC_CREATE_PATH, "/v1/videos/advanced-lip-sync", "/v1/videos/lip-sync"], ids=lambda path: path
+)
+def test_routes_come_from_the_spec_with_head_wherever_get_is(prefix: str, spec_path: str) -> None:
+    """Every operation is served under each prefix; the create paths of the lip-sync flow are routed alike."""
+    routes = KlingRoutes(dict.fromkeys(PREFIXES, load_spec().operations))
+    path = prefix + spec_path
+    exact = routes.match(path)
+    templated = routes.match(f"{path}/abc_-123")
     assert exact is not None and templated is not None
     assert exact[0].allow == "GET, HEAD, POST" and exact[1] == {}
+    assert exact[0].prefix == templated[0].prefix == prefix
     assert templated[0].allow == "GET, HEAD" and templated[1] == {"task_id": "abc_-123"}
     assert templated[0].operation("HEAD") is templated[0].operation("GET") is not None
-    assert routes.match(f"{CREATE_PATH}/") is None
-    assert routes.match(f"{CREATE_PATH}/a/b") is None
+    assert routes.match(f"{path}/") is None
+    assert routes.match(f"{path}/a/b") is None
 
 
 def test_a_wrong_method_is_1202_with_every_allowed_one() -> None:
@@ -61,9 +68,15 @@ def test_read_body_refuses_one_message_over_the_limit() -> None:
 
 
 def test_read_body_joins_chunks_and_notices_a_disconnect() -> None:
-    chunks = [{"type": "http.request", "body": b"ab", "more_body": True}, {"type": "http.request", "body": b"c"}]
+    chunks: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b"ab", "more_body": True},
+        {"type": "http.request", "body": b"c"},
+    ]
     assert asyncio.run(read_body(_receive(chunks), 5, None)) == b"abc"
-    gone = [{"type": "http.request", "body": b"ab", "more_body": True}, {"type": "http.disconnect"}]
+    gone: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b"ab", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
     with pytest.raises(ClientDisconnect):
         asyncio.run(read_body(_receive(gone), 5, None))
 

@@ -2,14 +2,22 @@
 
 Whatever arrives, the contract wants a 4xx in Kling's envelope, never a 5xx, and a server that
 keeps serving: every test ends by checking `/healthz` and a valid create call.
+
+Identify-face's create is the first target; the lip-sync flow's creates (advanced lip-sync, and the older
+lip-sync endpoint) read bodies the same way, so the cases that are about reading a body run against each of them
+too (the `create` fixture), with that operation's own fields.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import socket
+import uuid
+import wave
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,15 +53,6 @@ Outcome = tuple[int, int]
 @cache
 def _spec() -> Spec:
     return load_spec()
-
-
-def _create_operation() -> Operation:
-    return next(op for op in _spec().operations if op.method == "POST" and op.path == SPEC_CREATE_PATH)
-
-
-def _body_limit() -> int:
-    """The spec's `x-kling-max-body-bytes`, as the mock compiled it."""
-    return _create_operation().max_body_bytes
 
 
 def _audio_file_max_length() -> int:
@@ -96,26 +95,148 @@ def assert_outcome(response: httpx.Response, *allowed: Outcome) -> dict[str, Any
     return envelope
 
 
-def assert_still_serving(http: httpx.Client) -> None:
-    """The server survived: it answers its health check and still creates a task."""
+def assert_still_serving(http: httpx.Client, create: Create | None = None) -> None:
+    """The server survived: it answers its health check and still creates a task (with `create`, that one too)."""
     health = http.get("/healthz")
     assert health.status_code == 200
     created = post_json_bytes(http, VALID_BODY)
     assert (created.status_code, created.json()["code"]) == (200, 0), created.text
+    if create is not None:
+        again = create.post(http, create.valid)
+        assert (again.status_code, again.json()["code"]) == (200, 0), again.text
 
 
 def _body_with(**fields: Any) -> bytes:
     return json.dumps({"input": {**VALID_INPUT, **fields}}).encode()
 
 
-def _raw_body_with(field: str, raw_value: bytes) -> bytes:
-    """A valid body whose `input.<field>` is the given raw JSON text, unparsed by Python."""
-    head = json.dumps({"input": VALID_INPUT}).encode()[:-2]
-    return head + b', "' + field.encode() + b'": ' + raw_value + b"}}"
-
-
 def _nested(depth: int) -> bytes:
     return b"[" * depth + b"]" * depth
+
+
+# --- the creates under test ----------------------------------------------------------------------------
+
+# Where a raw JSON text goes in a body: a string no case sends, replaced once the body is JSON.
+_RAW = "@@raw-json-text@@"
+Field = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Create:
+    """One create operation: where the mock serves it, the spec's path for it, a valid body, and which of its
+    fields the cases alter (by role, so that one case reads the same against each create)."""
+
+    name: str
+    path: str
+    spec_path: str
+    body: dict[str, Any]
+    # A string field any string may fill; one whose value is checked (an enum, a session); a number with bounds;
+    # the object or array that holds the fields; a URL field at the top level.
+    text: Field
+    checked: Field
+    number: Field
+    holder: Field
+    url: Field = ("callback_url",)
+    # The schema (in `components.schemas`) that holds the number field, for its bounds.
+    number_schema: str = "TaskInput"
+
+    @property
+    def number_bounds(self) -> tuple[float, float]:
+        schema = _spec().document["components"]["schemas"][self.number_schema]["properties"][str(self.number[-1])]
+        return float(schema["minimum"]), float(schema["maximum"])
+
+    @property
+    def operation(self) -> Operation:
+        return next(op for op in _spec().operations if op.method == "POST" and op.path == self.spec_path)
+
+    @property
+    def valid(self) -> bytes:
+        return json.dumps(self.body).encode()
+
+    def with_value(self, field: Field, value: Any) -> dict[str, Any]:
+        """The valid body with `field` set to `value` (the body is copied, never changed)."""
+        body: Any = json.loads(self.valid)
+        node = body
+        for key in field[:-1]:
+            node = node[key]
+        node[field[-1]] = value
+        result: dict[str, Any] = body
+        return result
+
+    def with_raw(self, field: Field, raw: bytes) -> bytes:
+        """The valid body whose `field` is the given raw JSON text, unparsed by Python."""
+        return json.dumps(self.with_value(field, _RAW)).encode().replace(json.dumps(_RAW).encode(), raw, 1)
+
+    def value_of(self, field: Field) -> bytes:
+        """The valid body's value of `field`, as JSON text."""
+        node: Any = self.body
+        for key in field:
+            node = node[key]
+        return json.dumps(node).encode()
+
+    def post(self, http: httpx.Client, content: Any, content_type: str = "application/json") -> httpx.Response:
+        return http.post(self.path, content=content, headers={"Content-Type": content_type})
+
+
+IDENTIFY_FACE_CREATE = Create(
+    "identify-face",
+    CREATE_PATH,
+    SPEC_CREATE_PATH,
+    {"input": VALID_INPUT},
+    text=("input", "video_id"),
+    checked=("input", "mode"),
+    number=("input", "voice_speed"),
+    holder=("input",),
+)
+# The older lip-sync endpoint takes identify-face's documented body; served here under Kling's own paths.
+LIP_SYNC_CREATE = Create(
+    "lip-sync",
+    "/v1/videos/lip-sync",
+    "/v1/videos/lip-sync",
+    {"input": VALID_INPUT},
+    text=("input", "video_id"),
+    checked=("input", "mode"),
+    number=("input", "voice_speed"),
+    holder=("input",),
+)
+CREATES = ["identify-face", "advanced-lip-sync", "lip-sync"]
+
+
+def _advanced_lip_sync_create(http: httpx.Client) -> Create:
+    """Advanced lip-sync's create, its body voicing a face of a session the test's caller opened just now."""
+    opened = http.post(SPEC_CREATE_PATH, json={"video_url": "https://example.com/videos/hostile-input.mp4"})
+    assert opened.status_code == 200, opened.text
+    session = opened.json()["data"]
+    face = next(face for face in session["face_data"] if face["end_time"] - face["start_time"] >= 2000)
+    clip = min(4000, face["end_time"] - face["start_time"])
+    choice = {
+        "face_id": face["face_id"],
+        "sound_file": "https://example.com/audio/voice-6s.mp3",
+        "sound_start_time": 0,
+        "sound_end_time": clip,
+        "sound_insert_time": face["start_time"],
+    }
+    return Create(
+        "advanced-lip-sync",
+        "/kling/v1/videos/advanced-lip-sync",
+        "/v1/videos/advanced-lip-sync",
+        {"session_id": session["session_id"], "face_choose": [choice]},
+        text=("face_choose", 0, "face_id"),
+        checked=("session_id",),
+        number=("face_choose", 0, "sound_volume"),
+        holder=("face_choose",),
+        number_schema="FaceChoice",
+    )
+
+
+@pytest.fixture(scope="module", params=CREATES)
+def create(request: pytest.FixtureRequest, http: httpx.Client) -> Create:
+    """Each create in turn, its valid body checked to be accepted first (a refused one would prove nothing)."""
+    chosen = {"identify-face": IDENTIFY_FACE_CREATE, "lip-sync": LIP_SYNC_CREATE}.get(request.param)
+    chosen = chosen or _advanced_lip_sync_create(http)
+    accepted = chosen.post(http, chosen.valid)
+    assert (accepted.status_code, accepted.json()["code"]) == (200, 0), accepted.text
+    return chosen
 
 
 # --- raw sockets, for what an HTTP client refuses to send --------------------------------------------
@@ -154,8 +275,8 @@ def raw_exchange(mock: MockProcess, request: bytes) -> tuple[int, dict[str, str]
         return _read_response(sock)
 
 
-def _raw_post(headers: list[bytes], body: bytes = b"") -> bytes:
-    lines = [f"POST {CREATE_PATH} HTTP/1.1".encode(), b"Host: 127.0.0.1", *headers]
+def _raw_post(headers: list[bytes], body: bytes = b"", path: str = CREATE_PATH) -> bytes:
+    lines = [f"POST {path} HTTP/1.1".encode(), b"Host: 127.0.0.1", *headers]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
@@ -169,141 +290,195 @@ def _raw_envelope(status: int, headers: dict[str, str], body: bytes) -> tuple[in
 
 # --- nesting -----------------------------------------------------------------------------------------
 
-NESTING_CASES: dict[str, tuple[bytes, set[Outcome]]] = {
-    "100k_open_brackets": (b"[" * 100_000, {(400, 1200)}),
-    "100k_balanced_brackets": (_nested(100_000), {(400, 1200)}),
-    "100k_nested_objects": (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, {(400, 1200)}),
-    "100k_deep_input": (b'{"input": ' + _nested(100_000) + b"}", {(400, 1200)}),
+
+def _holder_key(create: Create) -> bytes:
+    return json.dumps(create.holder[0]).encode()
+
+
+def _beside(field: Field, name: str) -> Field:
+    """A field called `name` in the object that holds `field`."""
+    return (*field[:-1], name)
+
+
+# Each case is built for the create under test: `input` for identify-face's and the older lip-sync's body,
+# `face_choose` for advanced lip-sync's, and their number field (`voice_speed`, `sound_volume`).
+NESTING_CASES: dict[str, tuple[Callable[[Create], bytes], set[Outcome]]] = {
+    "100k_open_brackets": (lambda create: b"[" * 100_000, {(400, 1200)}),
+    "100k_balanced_brackets": (lambda create: _nested(100_000), {(400, 1200)}),
+    "100k_nested_objects": (lambda create: b'{"a":' * 100_000 + b"1" + b"}" * 100_000, {(400, 1200)}),
+    "100k_deep_holder": (lambda create: b"{" + _holder_key(create) + b": " + _nested(100_000) + b"}", {(400, 1200)}),
     # Deep enough to pass the JSON parser's depth limit but not the schema validator's recursion limit.
-    "300_deep_unknown_field_of_invalid_body": (b'{"x": ' + _nested(300) + b"}", {(400, 1200), (400, 1201)}),
-    "300_deep_input": (b'{"input": ' + _nested(300) + b"}", {(400, 1200), (400, 1201)}),
-    "300_deep_voice_speed": (_raw_body_with("voice_speed", _nested(300)), {(400, 1200), (400, 1201)}),
-    "1000_deep_unknown_field_of_valid_body": (_raw_body_with("extra", _nested(1000)), {(200, 0), (400, 1200)}),
+    "300_deep_unknown_field_of_invalid_body": (
+        lambda create: b'{"x": ' + _nested(300) + b"}",
+        {(400, 1200), (400, 1201)},
+    ),
+    "300_deep_holder": (
+        lambda create: b"{" + _holder_key(create) + b": " + _nested(300) + b"}",
+        {(400, 1200), (400, 1201)},
+    ),
+    "300_deep_number": (lambda create: create.with_raw(create.number, _nested(300)), {(400, 1200), (400, 1201)}),
+    "1000_deep_unknown_field_of_valid_body": (
+        lambda create: create.with_raw(_beside(create.text, "extra"), _nested(1000)),
+        {(200, 0), (400, 1200)},
+    ),
 }
 
 
-@pytest.mark.parametrize(("content", "allowed"), NESTING_CASES.values(), ids=NESTING_CASES.keys())
-def test_deep_nesting(http: httpx.Client, content: bytes, allowed: set[Outcome]) -> None:
-    assert_outcome(post_json_bytes(http, content), *allowed)
-    assert_still_serving(http)
+@pytest.mark.parametrize(("build", "allowed"), NESTING_CASES.values(), ids=NESTING_CASES.keys())
+def test_deep_nesting(
+    http: httpx.Client, create: Create, build: Callable[[Create], bytes], allowed: set[Outcome]
+) -> None:
+    assert_outcome(create.post(http, build(create)), *allowed)
+    assert_still_serving(http, create)
 
 
 # --- size ----------------------------------------------------------------------------------------------
 
 
-def _padded_valid_body(size: int) -> bytes:
+def _padded_valid_body(size: int, create: Create = IDENTIFY_FACE_CREATE) -> bytes:
     """A valid create body of exactly `size` bytes, padded with an unknown field."""
-    empty = json.dumps({"input": VALID_INPUT, "padding": ""}).encode()
-    body = json.dumps({"input": VALID_INPUT, "padding": "x" * (size - len(empty))}).encode()
+    empty = json.dumps({**create.body, "padding": ""}).encode()
+    body = json.dumps({**create.body, "padding": "x" * (size - len(empty))}).encode()
     assert len(body) == size
     return body
 
 
-def test_body_at_the_limit_is_read(http: httpx.Client) -> None:
-    assert_outcome(post_json_bytes(http, _padded_valid_body(_body_limit())), (200, 0))
-    assert_still_serving(http)
+def test_body_at_the_limit_is_read(http: httpx.Client, create: Create) -> None:
+    assert_outcome(create.post(http, _padded_valid_body(create.operation.max_body_bytes, create)), (200, 0))
+    assert_still_serving(http, create)
 
 
-def test_body_over_the_limit_with_content_length(http: httpx.Client) -> None:
-    envelope = assert_outcome(post_json_bytes(http, _padded_valid_body(_body_limit() + 1)), (400, 1200))
+def test_body_over_the_limit_with_content_length(http: httpx.Client, create: Create) -> None:
+    content = _padded_valid_body(create.operation.max_body_bytes + 1, create)
+    envelope = assert_outcome(create.post(http, content), (400, 1200))
     assert "limit" in envelope["message"]
-    assert_still_serving(http)
+    assert_still_serving(http, create)
 
 
-def test_body_over_the_limit_chunked(http: httpx.Client) -> None:
+def test_body_over_the_limit_chunked(http: httpx.Client, create: Create) -> None:
     piece = b" " * (1024 * 1024)
+    limit = create.operation.max_body_bytes
 
     def chunks() -> Iterator[bytes]:
         """No Content-Length: httpx sends a generator with Transfer-Encoding: chunked."""
-        yield b'{"input": {"video_id": "v", "mode": "text2video", "text": "hi", "voice_id": "v"}, "padding": '
-        for _ in range(_body_limit() // len(piece) + 2):
+        yield create.valid[:-1] + b', "padding": '
+        for _ in range(limit // len(piece) + 2):
             yield piece
         yield b"1}"
 
-    response = http.post(CREATE_PATH, content=chunks(), headers={"Content-Type": "application/json"})
+    response = http.post(create.path, content=chunks(), headers={"Content-Type": "application/json"})
     assert response.request.headers.get("transfer-encoding") == "chunked"
     assert "content-length" not in response.request.headers
     assert_outcome(response, (400, 1200))
-    assert_still_serving(http)
+    assert_still_serving(http, create)
 
 
-def test_oversized_content_length_is_refused_before_the_body(mock_server: MockProcess, http: httpx.Client) -> None:
+def test_oversized_content_length_is_refused_before_the_body(
+    mock_server: MockProcess, http: httpx.Client, create: Create
+) -> None:
     """The server answers a declared oversize at once: the body is never sent, so it cannot have read it."""
     request = _raw_post(
         [
             f"Authorization: Bearer {TOKEN}".encode(),
             b"Content-Type: application/json",
-            f"Content-Length: {_body_limit() * 100}".encode(),
-        ]
+            f"Content-Length: {create.operation.max_body_bytes * 100}".encode(),
+        ],
+        path=create.path,
     )
     assert _raw_envelope(*raw_exchange(mock_server, request)) == (400, 1200)
-    assert_still_serving(http)
+    assert_still_serving(http, create)
 
 
-def test_oversized_chunked_body_is_refused_before_its_end(mock_server: MockProcess, http: httpx.Client) -> None:
+def test_oversized_chunked_body_is_refused_before_its_end(
+    mock_server: MockProcess, http: httpx.Client, create: Create
+) -> None:
     """One chunk just over the limit, and no last chunk: the answer comes without the body ever ending."""
-    size = _body_limit() + 1
+    size = create.operation.max_body_bytes + 1
     head = _raw_post(
-        [f"Authorization: Bearer {TOKEN}".encode(), b"Content-Type: application/json", b"Transfer-Encoding: chunked"]
+        [f"Authorization: Bearer {TOKEN}".encode(), b"Content-Type: application/json", b"Transfer-Encoding: chunked"],
+        path=create.path,
     )
     request = head + f"{size:x}\r\n".encode() + b" " * size
     assert _raw_envelope(*raw_exchange(mock_server, request)) == (400, 1200)
-    assert_still_serving(http)
+    assert_still_serving(http, create)
 
 
 # --- encodings -----------------------------------------------------------------------------------------
 
-INVALID_UTF8_CASES: dict[str, bytes] = {
-    "invalid_bytes_in_value": _raw_body_with("video_id", b'"\xff\xfe"'),
-    "overlong_slash": _raw_body_with("video_id", b'"\xc0\xaf"'),
-    "truncated_sequence": _raw_body_with("text", b'"\xe4\xbd"'),
-    "utf8_encoded_surrogate": _raw_body_with("text", b'"\xed\xa0\x80"'),
-    "invalid_bytes_in_key": VALID_BODY[:-1] + b', "\xff\xfe": 1}',
-    "utf16_body": json.dumps({"input": VALID_INPUT}).encode("utf-16"),
-    "latin1_body": json.dumps({"input": {**VALID_INPUT, "text": "café"}}, ensure_ascii=False).encode("latin-1"),
+
+def _text(create: Create, raw: bytes) -> bytes:
+    return create.with_raw(create.text, raw)
+
+
+def _checked(create: Create, raw: bytes) -> bytes:
+    return create.with_raw(create.checked, raw)
+
+
+INVALID_UTF8_CASES: dict[str, Callable[[Create], bytes]] = {
+    "invalid_bytes_in_value": lambda create: _text(create, b'"\xff\xfe"'),
+    "overlong_slash": lambda create: _text(create, b'"\xc0\xaf"'),
+    "truncated_sequence": lambda create: _checked(create, b'"\xe4\xbd"'),
+    "utf8_encoded_surrogate": lambda create: _checked(create, b'"\xed\xa0\x80"'),
+    "invalid_bytes_in_key": lambda create: create.valid[:-1] + b', "\xff\xfe": 1}',
+    "utf16_body": lambda create: create.valid.decode().encode("utf-16"),
+    "latin1_body": lambda create: json.dumps(create.with_value(create.text, "café"), ensure_ascii=False).encode(
+        "latin-1"
+    ),
 }
 
 
-@pytest.mark.parametrize("content", INVALID_UTF8_CASES.values(), ids=INVALID_UTF8_CASES.keys())
-def test_invalid_utf8(http: httpx.Client, content: bytes) -> None:
-    assert_outcome(post_json_bytes(http, content), (400, 1200))
-    assert_still_serving(http)
+@pytest.mark.parametrize("build", INVALID_UTF8_CASES.values(), ids=INVALID_UTF8_CASES.keys())
+def test_invalid_utf8(http: httpx.Client, create: Create, build: Callable[[Create], bytes]) -> None:
+    assert_outcome(create.post(http, build(create)), (400, 1200))
+    assert_still_serving(http, create)
 
 
-LONE_SURROGATE_CASES: dict[str, bytes] = {
-    "high_surrogate": _raw_body_with("video_id", b'"\\ud800"'),
-    "low_surrogate": _raw_body_with("video_id", b'"\\udc00"'),
-    "reversed_pair": _raw_body_with("text", b'"\\udc00\\ud800"'),
-    "high_surrogate_at_end": _raw_body_with("text", b'"abc\\udbff"'),
+LONE_SURROGATE_CASES: dict[str, Callable[[Create], bytes]] = {
+    "high_surrogate": lambda create: _text(create, b'"\\ud800"'),
+    "low_surrogate": lambda create: _text(create, b'"\\udc00"'),
+    "reversed_pair": lambda create: _checked(create, b'"\\udc00\\ud800"'),
+    "high_surrogate_at_end": lambda create: _checked(create, b'"abc\\udbff"'),
 }
 
 
-@pytest.mark.parametrize("content", LONE_SURROGATE_CASES.values(), ids=LONE_SURROGATE_CASES.keys())
-def test_lone_surrogates(http: httpx.Client, content: bytes) -> None:
+@pytest.mark.parametrize("build", LONE_SURROGATE_CASES.values(), ids=LONE_SURROGATE_CASES.keys())
+def test_lone_surrogates(http: httpx.Client, create: Create, build: Callable[[Create], bytes]) -> None:
     """Escaped lone surrogates parse as JSON grammar but are not Unicode text: refused as not JSON.
 
     Accepting them would store a string that cannot be encoded again (a 500 waiting in the query).
     """
-    assert_outcome(post_json_bytes(http, content), (400, 1200))
-    assert_still_serving(http)
+    assert_outcome(create.post(http, build(create)), (400, 1200))
+    assert_still_serving(http, create)
 
 
-NUL_CASES: dict[str, tuple[bytes, set[Outcome]]] = {
-    "raw_nul_in_string": (_raw_body_with("video_id", b'"a\x00b"'), {(400, 1200)}),
-    "raw_nul_before_body": (b"\x00" + VALID_BODY, {(400, 1200)}),
-    "raw_nul_after_body": (VALID_BODY + b"\x00", {(400, 1200)}),
-    "only_nul_bytes": (b"\x00" * 1024, {(400, 1200)}),
-    "escaped_nul_in_video_id": (_raw_body_with("video_id", b'"a\\u0000b"'), {(200, 0)}),
-    "escaped_nul_in_unknown_key": (VALID_BODY[:-1] + b', "\\u0000": 1}', {(200, 0)}),
-    "escaped_nul_in_mode": (_raw_body_with("mode", b'"text2video\\u0000"'), {(400, 1201)}),
+def _nul_accepted(create: Create) -> bytes:
+    """An escaped NUL in a string any string may fill: identify-face's `video_id`, and a fresh `external_task_id`
+    for advanced lip-sync (whose text field, `face_id`, must name a face of the session)."""
+    if create.name == "advanced-lip-sync":
+        return create.with_raw(("external_task_id",), f'"{uuid.uuid4()}\\u0000b"'.encode())
+    return _text(create, b'"a\\u0000b"')
+
+
+NUL_CASES: dict[str, tuple[Callable[[Create], bytes], set[Outcome]]] = {
+    "raw_nul_in_string": (lambda create: _text(create, b'"a\x00b"'), {(400, 1200)}),
+    "raw_nul_before_body": (lambda create: b"\x00" + create.valid, {(400, 1200)}),
+    "raw_nul_after_body": (lambda create: create.valid + b"\x00", {(400, 1200)}),
+    "only_nul_bytes": (lambda create: b"\x00" * 1024, {(400, 1200)}),
+    "escaped_nul_in_free_text": (_nul_accepted, {(200, 0)}),
+    "escaped_nul_in_unknown_key": (lambda create: create.valid[:-1] + b', "\\u0000": 1}', {(200, 0)}),
+    # `mode` for identify-face's body, `session_id` for advanced lip-sync's: a value that is checked.
+    "escaped_nul_in_checked_value": (
+        lambda create: _checked(create, create.value_of(create.checked)[:-1] + b'\\u0000"'),
+        {(400, 1201)},
+    ),
 }
 
 
-@pytest.mark.parametrize(("content", "allowed"), NUL_CASES.values(), ids=NUL_CASES.keys())
-def test_nul_bytes(http: httpx.Client, content: bytes, allowed: set[Outcome]) -> None:
-    envelope = assert_outcome(post_json_bytes(http, content), *allowed)
+@pytest.mark.parametrize(("build", "allowed"), NUL_CASES.values(), ids=NUL_CASES.keys())
+def test_nul_bytes(http: httpx.Client, create: Create, build: Callable[[Create], bytes], allowed: set[Outcome]) -> None:
+    envelope = assert_outcome(create.post(http, build(create)), *allowed)
     assert "\x00" not in envelope["message"]
-    assert_still_serving(http)
+    assert_still_serving(http, create)
 
 
 # --- numbers and keys ------------------------------------------------------------------------------------
@@ -324,26 +499,50 @@ NUMBER_CASES: dict[str, tuple[bytes, set[Outcome]]] = {
 
 
 @pytest.mark.parametrize(("raw", "allowed"), NUMBER_CASES.values(), ids=NUMBER_CASES.keys())
-def test_huge_numbers(http: httpx.Client, raw: bytes, allowed: set[Outcome]) -> None:
-    """Out of range for voice_speed (or for a double): a bad parameter or a body refused, never a crash."""
-    assert_outcome(post_json_bytes(http, _raw_body_with("voice_speed", raw)), *allowed)
-    assert_still_serving(http)
+def test_huge_numbers(http: httpx.Client, create: Create, raw: bytes, allowed: set[Outcome]) -> None:
+    """Out of range for the number field (`voice_speed`, `sound_volume`; or for a double): a bad parameter or a
+    body refused, never a crash. A value that is, as a double, within the field's bounds (1e-400 is 0.0, which
+    `sound_volume` allows) may be accepted too."""
+    low, high = create.number_bounds
+    if low <= float(raw) <= high:
+        allowed = {*allowed, (200, 0)}
+    assert_outcome(create.post(http, create.with_raw(create.number, raw)), *allowed)
+    assert_still_serving(http, create)
 
 
-DUPLICATE_KEY_CASES: dict[str, tuple[bytes, set[Outcome]]] = {
+def _twice(create: Create, first: bytes, then: bytes) -> bytes:
+    """The checked field given twice, `first` then `then` (raw JSON texts)."""
+    return _checked(create, first + b", " + json.dumps(create.checked[-1]).encode() + b": " + then)
+
+
+DUPLICATE_KEY_CASES: dict[str, tuple[Callable[[Create], bytes], set[Outcome]]] = {
     # JSON leaves duplicates undefined; the last one winning (as in most parsers) or a refusal are both fine,
     # the first one winning would make the mock disagree with nearly every backend.
-    "bad_then_good_mode": (_raw_body_with("mode", b'"bogus", "mode": "text2video"'), {(200, 0), (400, 1200)}),
-    "good_then_bad_mode": (_raw_body_with("mode", b'"text2video", "mode": "bogus"'), {(400, 1201), (400, 1200)}),
-    "good_then_bad_input": (VALID_BODY[:-1] + b', "input": 5}', {(400, 1201), (400, 1200)}),
-    "ten_thousand_duplicates": (VALID_BODY[:-1] + b', "x": 1' * 10_000 + b"}", {(200, 0), (400, 1200)}),
+    "bad_then_good_checked": (
+        lambda create: _twice(create, b'"bogus"', create.value_of(create.checked)),
+        {(200, 0), (400, 1200)},
+    ),
+    "good_then_bad_checked": (
+        lambda create: _twice(create, create.value_of(create.checked), b'"bogus"'),
+        {(400, 1201), (400, 1200)},
+    ),
+    "good_then_bad_holder": (
+        lambda create: create.valid[:-1] + b", " + _holder_key(create) + b": 5}",
+        {(400, 1201), (400, 1200)},
+    ),
+    "ten_thousand_duplicates": (
+        lambda create: create.valid[:-1] + b', "x": 1' * 10_000 + b"}",
+        {(200, 0), (400, 1200)},
+    ),
 }
 
 
-@pytest.mark.parametrize(("content", "allowed"), DUPLICATE_KEY_CASES.values(), ids=DUPLICATE_KEY_CASES.keys())
-def test_duplicate_keys(http: httpx.Client, content: bytes, allowed: set[Outcome]) -> None:
-    assert_outcome(post_json_bytes(http, content), *allowed)
-    assert_still_serving(http)
+@pytest.mark.parametrize(("build", "allowed"), DUPLICATE_KEY_CASES.values(), ids=DUPLICATE_KEY_CASES.keys())
+def test_duplicate_keys(
+    http: httpx.Client, create: Create, build: Callable[[Create], bytes], allowed: set[Outcome]
+) -> None:
+    assert_outcome(create.post(http, build(create)), *allowed)
+    assert_still_serving(http, create)
 
 
 # --- large values ------------------------------------------------------------------------------------------
@@ -362,23 +561,70 @@ def _audio_body(audio_file: str) -> bytes:
     ).encode()
 
 
-def test_largest_legal_audio_file_is_accepted(http: httpx.Client) -> None:
+# The creates whose body is identify-face's documented one (`input`, `audio_file`, ...), and advanced lip-sync.
+DOCUMENTED_BODIES = pytest.mark.parametrize("create", ["identify-face", "lip-sync"], indirect=True)
+ADVANCED_ONLY = pytest.mark.parametrize("create", ["advanced-lip-sync"], indirect=True)
+
+
+@DOCUMENTED_BODIES
+def test_largest_legal_audio_file_is_accepted(http: httpx.Client, create: Create) -> None:
     """5 MiB of audio is about 7 MB of base64: exactly the spec's maxLength, within the body limit."""
     audio = base64.b64encode(bytes(range(256)) * (5 * 1024 * 4)).decode()
     assert len(audio) == _audio_file_max_length()
-    assert len(_audio_body(audio)) <= _body_limit()
-    assert_outcome(post_json_bytes(http, _audio_body(audio)), (200, 0))
-    assert_still_serving(http)
+    assert len(_audio_body(audio)) <= create.operation.max_body_bytes
+    assert_outcome(create.post(http, _audio_body(audio)), (200, 0))
+    assert_still_serving(http, create)
 
 
-def test_audio_file_just_over_max_length_is_refused_without_echo(http: httpx.Client) -> None:
+@DOCUMENTED_BODIES
+def test_audio_file_just_over_max_length_is_refused_without_echo(http: httpx.Client, create: Create) -> None:
     audio = base64.b64encode(bytes(range(256)) * (5 * 1024 * 4) + b"\x01\x02").decode()
     assert len(audio) == _audio_file_max_length() + 4
-    response = post_json_bytes(http, _audio_body(audio))
+    response = create.post(http, _audio_body(audio))
     envelope = assert_outcome(response, (400, 1201))
     assert envelope["message"].startswith("input.audio_file:")
     assert len(response.content) < SMALL_RESPONSE, "the message echoes the value"
-    assert_still_serving(http)
+    assert_still_serving(http, create)
+
+
+def _five_mib_wav(extra: bytes = b"") -> bytes:
+    """A WAV of exactly 5 MiB (44.1 kHz stereo silence, some 30 s: an audio advanced lip-sync takes), then `extra`."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(44100)
+        out.writeframes(b"\0" * (5 * 1024 * 1024 - 44))
+    assert len(buffer.getvalue()) == 5 * 1024 * 1024
+    return buffer.getvalue() + extra
+
+
+def _sound_file_max_length() -> int:
+    choice = _spec().document["components"]["schemas"]["FaceChoice"]["properties"]["sound_file"]
+    return max(int(shape.get("maxLength", 0)) for shape in choice["anyOf"])
+
+
+@ADVANCED_ONLY
+def test_largest_legal_sound_file_is_accepted(http: httpx.Client, create: Create) -> None:
+    """5 MiB of audio in base64 is exactly the spec's maxLength for `sound_file`, within the body limit; the mock
+    reads the audio's length from it."""
+    audio = base64.b64encode(_five_mib_wav()).decode()
+    assert len(audio) == _sound_file_max_length()
+    content = json.dumps(create.with_value(_beside(create.text, "sound_file"), audio)).encode()
+    assert len(content) <= create.operation.max_body_bytes
+    assert_outcome(create.post(http, content), (200, 0))
+    assert_still_serving(http, create)
+
+
+@ADVANCED_ONLY
+def test_sound_file_just_over_max_length_is_refused_without_echo(http: httpx.Client, create: Create) -> None:
+    audio = base64.b64encode(_five_mib_wav(b"\x01\x02")).decode()
+    assert len(audio) == _sound_file_max_length() + 4
+    response = create.post(http, json.dumps(create.with_value(_beside(create.text, "sound_file"), audio)).encode())
+    envelope = assert_outcome(response, (400, 1201))
+    assert envelope["message"].startswith("face_choose[0].sound_file:")
+    assert len(response.content) < SMALL_RESPONSE, "the message echoes the value"
+    assert_still_serving(http, create)
 
 
 SEVEN_MB = 7_000_000
@@ -398,15 +644,50 @@ LARGE_VALUE_CASES: dict[str, tuple[Callable[[], bytes], str]] = {
 }
 
 
+@DOCUMENTED_BODIES
 @pytest.mark.parametrize(("build", "path"), LARGE_VALUE_CASES.values(), ids=LARGE_VALUE_CASES.keys())
-def test_large_invalid_value_is_not_echoed(http: httpx.Client, build: Callable[[], bytes], path: str) -> None:
+def test_large_invalid_value_is_not_echoed(
+    http: httpx.Client, create: Create, build: Callable[[], bytes], path: str
+) -> None:
     content = build()
-    assert len(content) <= _body_limit()
-    response = post_json_bytes(http, content)
+    assert len(content) <= create.operation.max_body_bytes
+    response = create.post(http, content)
     envelope = assert_outcome(response, (400, 1201))
     assert envelope["message"].startswith(f"{path}:")
     assert len(response.content) < SMALL_RESPONSE, "the message echoes the value"
-    assert_still_serving(http)
+    assert_still_serving(http, create)
+
+
+def _advanced_with(field: Field, value: Any) -> Callable[[Create], bytes]:
+    return lambda create: json.dumps(create.with_value(field, value)).encode()
+
+
+# Advanced lip-sync's fields: refused by the schema, or by the rules across fields (an unknown session, a face
+# not in it), whose messages must not echo either.
+ADVANCED_LARGE_VALUE_CASES: dict[str, tuple[Callable[[Create], bytes], str]] = {
+    "sound_file_not_base64": (
+        lambda create: _advanced_with(_beside(create.text, "sound_file"), "!" * (_sound_file_max_length() - 4))(create),
+        "face_choose[0].sound_file",
+    ),
+    "session_id": (_advanced_with(("session_id",), "s" * SEVEN_MB), "session_id"),
+    "face_id": (_advanced_with(("face_choose", 0, "face_id"), "f" * SEVEN_MB), "face_choose[0].face_id"),
+    "callback_url": (_advanced_with(("callback_url",), "c" * SEVEN_MB), "callback_url"),
+    "face_choose_as_string": (_advanced_with(("face_choose",), "i" * SEVEN_MB), "face_choose"),
+}
+
+
+@ADVANCED_ONLY
+@pytest.mark.parametrize(("build", "path"), ADVANCED_LARGE_VALUE_CASES.values(), ids=ADVANCED_LARGE_VALUE_CASES.keys())
+def test_large_invalid_advanced_lip_sync_value_is_not_echoed(
+    http: httpx.Client, create: Create, build: Callable[[Create], bytes], path: str
+) -> None:
+    content = build(create)
+    assert len(content) <= create.operation.max_body_bytes
+    response = create.post(http, content)
+    envelope = assert_outcome(response, (400, 1201))
+    assert envelope["message"].startswith(f"{path}:")
+    assert len(response.content) < SMALL_RESPONSE, "the message echoes the value"
+    assert_still_serving(http, create)
 
 
 # --- headers -------------------------------------------------------------------------------------------------
@@ -476,13 +757,13 @@ CONTENT_TYPE_CASES: dict[str, tuple[str, Outcome]] = {
 
 
 @pytest.mark.parametrize(("content_type", "expected"), CONTENT_TYPE_CASES.values(), ids=CONTENT_TYPE_CASES.keys())
-def test_weird_content_types(http: httpx.Client, content_type: str, expected: Outcome) -> None:
+def test_weird_content_types(http: httpx.Client, create: Create, content_type: str, expected: Outcome) -> None:
     headers = {b"Content-Type": content_type.encode("utf-8")}
-    response = http.post(CREATE_PATH, content=VALID_BODY, headers=headers)
+    response = http.post(create.path, content=create.valid, headers=headers)
     envelope = assert_outcome(response, expected)
     if expected[1] == 1200:
         assert envelope["message"].startswith("Content-Type:")
-    assert_still_serving(http)
+    assert_still_serving(http, create)
 
 
 def test_raw_non_latin_bytes_in_headers(mock_server: MockProcess, http: httpx.Client) -> None:
@@ -519,6 +800,11 @@ PATH_CASES: dict[str, str] = {
     "uppercase": CREATE_PATH.upper(),
     "trailing_slash": f"{CREATE_PATH}/",
     "long_path": "/" + "a" * 60_000,
+    "advanced_lip_sync_uppercase": "/v1/videos/Advanced-Lip-Sync",
+    "advanced_lip_sync_trailing_slash": "/kling/v1/videos/advanced-lip-sync/",
+    "advanced_lip_sync_non_ascii_below": "/v1/videos/advanced-lip-sync/ü/x",
+    "lip_sync_uppercase": "/KLING/V1/VIDEOS/LIP-SYNC",
+    "lip_sync_trailing_slash": "/v1/videos/lip-sync/",
 }
 
 
@@ -538,12 +824,12 @@ def test_raw_non_ascii_request_line(mock_server: MockProcess, http: httpx.Client
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND"])
-def test_other_methods_on_the_create_path(http: httpx.Client, method: str) -> None:
-    response = http.request(method, CREATE_PATH, content=VALID_BODY, headers={"Content-Type": "application/json"})
+def test_other_methods_on_the_create_path(http: httpx.Client, create: Create, method: str) -> None:
+    response = http.request(method, create.path, content=create.valid, headers={"Content-Type": "application/json"})
     envelope = assert_outcome(response, (404, 1202))
     assert "POST" in response.headers.get("allow", "")
-    assert envelope["message"].startswith(f"{method} {CREATE_PATH}")
-    assert_still_serving(http)
+    assert envelope["message"].startswith(f"{method} {create.path}")
+    assert_still_serving(http, create)
 
 
 def test_head_on_an_unknown_task(http: httpx.Client) -> None:
@@ -578,12 +864,13 @@ _VALID_INPUTS: list[dict[str, Any]] = [
 
 
 @cache
-def _reference_request_validator() -> jsonschema.Draft202012Validator:
+def _reference_request_validator(spec_path: str = SPEC_CREATE_PATH) -> jsonschema.Draft202012Validator:
     """The `jsonschema` library over the spec document: a second opinion on which bodies are valid."""
     uri = "urn:kling-mock:openapi"
     resource: Resource[Any] = Resource.from_contents(_spec().document, default_specification=DRAFT202012)
     registry: Registry[Any] = Registry().with_resource(uri, resource)
-    pointer = "/paths/~1kling~1v1~1videos~1identify-face/post/requestBody/content/application~1json/schema"
+    route = spec_path.replace("~", "~0").replace("/", "~1")
+    pointer = f"/paths/{route}/post/requestBody/content/application~1json/schema"
     return jsonschema.Draft202012Validator({"$ref": f"{uri}#{pointer}"}, registry=registry)
 
 
@@ -604,26 +891,27 @@ def plausible_bodies(draw: st.DrawFn) -> dict[str, Any]:
 
 @HYPOTHESIS_SETTINGS
 @given(content=st.binary(max_size=4096))
-def test_arbitrary_bytes(http: httpx.Client, content: bytes) -> None:
-    check_envelope(post_json_bytes(http, content))
+def test_arbitrary_bytes(http: httpx.Client, create: Create, content: bytes) -> None:
+    check_envelope(create.post(http, content))
 
 
 @HYPOTHESIS_SETTINGS
 @given(value=json_values)
-def test_arbitrary_json_values(http: httpx.Client, value: Any) -> None:
-    check_envelope(post_json_bytes(http, json.dumps(value).encode()))
+def test_arbitrary_json_values(http: httpx.Client, create: Create, value: Any) -> None:
+    check_envelope(create.post(http, json.dumps(value).encode()))
 
 
+@DOCUMENTED_BODIES
 @HYPOTHESIS_SETTINGS
 @given(body=plausible_bodies())
-def test_plausible_bodies(http: httpx.Client, body: dict[str, Any]) -> None:
+def test_plausible_bodies(http: httpx.Client, create: Create, body: dict[str, Any]) -> None:
     """Bodies shaped like requests, so that the field rules, not only the parser, are exercised.
 
     The mock (jsonschema-rs) must accept exactly the bodies the `jsonschema` library finds valid.
     """
-    response = post_json_bytes(http, json.dumps(body).encode())
+    response = create.post(http, json.dumps(body).encode())
     envelope = check_envelope(response)
-    expected = (200, 0) if _reference_request_validator().is_valid(body) else (400, 1201)
+    expected = (200, 0) if _reference_request_validator(create.spec_path).is_valid(body) else (400, 1201)
     assert (response.status_code, envelope["code"]) == expected, envelope
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from mock_server.client.process import MockProcess
-from tests.support import CREATE_PATH, ROOT, SEED_EXAMPLE
-
-SPEC_PATH = ROOT / "openapi" / "identify-face.yaml"
+from mock_server.spec import BY_BODY_SPEC_PATH, UPSTREAM_SPEC_PATH, load_spec
+from tests.support import CREATE_PATH, SEED_EXAMPLE, SPEC_CREATE_PATH
 
 
 def test_documented_example_gets_submitted_task_with_fresh_ids(client: httpx.Client) -> None:
@@ -29,11 +29,21 @@ def test_documented_example_gets_submitted_task_with_fresh_ids(client: httpx.Cli
     assert len({b["request_id"] for b in answers}) == len({b["data"]["task_id"] for b in answers}) == 3
 
 
-def test_serves_its_spec_and_health(client: httpx.Client) -> None:
-    spec = client.get("/openapi.yaml")
+@pytest.mark.parametrize(
+    ("prefix", "spec_path"),
+    [("", UPSTREAM_SPEC_PATH), ("/kling", BY_BODY_SPEC_PATH)],
+    ids=["kling-paths", "aggregator-paths"],
+)
+def test_serves_its_spec_and_health(client: httpx.Client, prefix: str, spec_path: Path) -> None:
+    """Each path prefix serves the spec it answers by (docs/contract.md: synchronous at `/v1/...`, by body at
+    `/kling/v1/...`), bundled with the lip-sync flow's paths."""
+    spec = client.get(f"{prefix}/openapi.yaml")
     assert spec.status_code == 200
     assert spec.headers["content-type"].startswith("application/yaml")
-    assert spec.text == SPEC_PATH.read_text(encoding="utf-8")
+    assert spec.text == load_spec(spec_path).text
+    assert {SPEC_CREATE_PATH, "/v1/videos/advanced-lip-sync", "/v1/videos/lip-sync"} <= set(
+        yaml.safe_load(spec.text)["paths"]
+    )
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
@@ -118,15 +128,20 @@ def _vm_hwm_kib(pid: int) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to read the server's peak memory")
-def test_oversized_chunked_body_is_refused_without_being_read_into_memory() -> None:
-    """64 MiB sent in chunks, with no Content-Length: the server must stop at its 8 MiB limit."""
+@pytest.mark.parametrize(
+    "create_path",
+    [CREATE_PATH, "/v1/videos/advanced-lip-sync", "/kling/v1/videos/lip-sync"],
+    ids=["identify-face", "advanced-lip-sync", "lip-sync"],
+)
+def test_oversized_chunked_body_is_refused_without_being_read_into_memory(create_path: str) -> None:
+    """64 MiB sent in chunks, with no Content-Length: the server must stop at its 8 MiB limit, on every create."""
     with MockProcess() as mock:
         pid = mock.pid
         host, port = mock.base_url.removeprefix("http://").split(":")
         before = _vm_hwm_kib(pid)
         with socket.create_connection((host, int(port)), timeout=30) as conn:
             conn.sendall(
-                f"POST {CREATE_PATH} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer t\r\n"
+                f"POST {create_path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer t\r\n"
                 "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
             )
             chunk = b"x" * (1 << 20)

@@ -11,9 +11,9 @@ import schemathesis
 import yaml
 from openapi_spec_validator import validate
 
-from mock_server.spec import DEFAULT_SPEC_PATH, UPSTREAM_SPEC_PATH, load_spec
+from mock_server.spec import ADMIN_SPEC_PATH, UPSTREAM_SPEC_PATH, load_spec
 from mock_server.spec.bundle import SpecBundleError, bundle, dump
-from tests.support import CREATE_PATH
+from tests.support import SPEC_CREATE_PATH
 
 
 def _refs(node: Any) -> list[str]:
@@ -69,8 +69,9 @@ def test_upstream_spec_has_the_documented_business_code_table() -> None:
 
 
 def test_upstream_operation_compiles_from_the_bundled_document() -> None:
-    (operation,) = load_spec(UPSTREAM_SPEC_PATH).operations
-    assert (operation.operation_id, operation.method, operation.path) == ("identifyFace", "POST", CREATE_PATH)
+    operations = load_spec(UPSTREAM_SPEC_PATH).operations
+    (operation,) = [operation for operation in operations if operation.path == SPEC_CREATE_PATH]
+    assert (operation.operation_id, operation.method, operation.path) == ("identifyFace", "POST", SPEC_CREATE_PATH)
     assert (operation.max_body_bytes, operation.max_body_depth, operation.requires_auth) == (8388608, 32, True)
     assert operation.body_validator is not None and operation.recommended_validator is not None
     assert operation.recommended_at == ("components", "schemas", "IdentifyFaceRequestRecommended")
@@ -85,15 +86,26 @@ def test_served_text_is_the_bundled_document_and_a_valid_spec() -> None:
     validate(yaml.safe_load(spec.text))
 
 
-def test_schemathesis_loads_the_bundled_document() -> None:
+@pytest.mark.parametrize(
+    ("path", "operation_id"),
+    [
+        (SPEC_CREATE_PATH, "identifyFace"),
+        # Path items another file holds (lip-sync.yaml), copied in by the bundler.
+        ("/v1/videos/advanced-lip-sync", "createAdvancedLipSyncTask"),
+        ("/v1/videos/lip-sync", "createLipSyncTask"),
+    ],
+)
+def test_schemathesis_loads_the_bundled_document(path: str, operation_id: str) -> None:
     schema = schemathesis.openapi.from_dict(load_spec(UPSTREAM_SPEC_PATH).document)
-    operation = schema[CREATE_PATH]["POST"]
-    assert operation.definition.raw["operationId"] == "identifyFace"
+    operation = schema[path]["POST"]
+    assert operation.definition.raw["operationId"] == operation_id
 
 
 def test_a_spec_without_external_refs_is_served_as_written() -> None:
-    spec = load_spec(DEFAULT_SPEC_PATH)
-    assert spec.text == DEFAULT_SPEC_PATH.read_text(encoding="utf-8")
+    """The admin API's spec references no other file (every dialect's spec now includes lip-sync.yaml's paths)."""
+    assert ".yaml#" not in ADMIN_SPEC_PATH.read_text(encoding="utf-8")
+    spec = load_spec(ADMIN_SPEC_PATH)
+    assert spec.text == ADMIN_SPEC_PATH.read_text(encoding="utf-8")
     assert spec.document == yaml.safe_load(spec.text)
 
 
