@@ -113,6 +113,14 @@ class AdminClient:
     def reset(self) -> None:
         self._request("POST", "/reset")
 
+    def clock(self) -> int:
+        """Now on the mock's clock, in epoch milliseconds."""
+        return int(self._json(self._request("GET", "/clock"))["now_ms"])
+
+    def advance_clock(self, ms: int) -> int:
+        """Move the mock's clock `ms` forward (a session expires after 24 hours); now on it, after."""
+        return int(self._json(self._request("POST", "/clock", json={"advance_ms": ms}))["now_ms"])
+
     # Plumbing.
 
     def _request(

@@ -211,13 +211,25 @@ class KlingMock:
         """Every scenario in play (admin.yaml `ScenarioState`), with how many uses each has left."""
         return self.server.admin.scenarios()
 
-    def tasks(self, limit: int = 1000) -> list[dict[str, Any]]:
-        """This test's tasks (its token's) among the mock's newest `limit` (at most 1000), newest first.
+    def tasks(self, limit: int = 1000, kind: str | None = None) -> list[dict[str, Any]]:
+        """This test's tasks (its token's) among the mock's newest `limit` (at most 1000), newest first; with `kind`,
+        only that operation's (`identify-face`, `advanced-lip-sync`, `lip-sync`).
 
-        Each as `GET /kling/v1/videos/identify-face/{task_id}` answers its `data`.
+        Each as its operation's query answers its `data`.
         """
         caller = caller_fingerprint(token_digest(self.token))
-        return [item["task"] for item in self.server.admin.tasks(limit) if item.get("caller") == caller]
+        return [
+            item["task"]
+            for item in self.server.admin.tasks(limit)
+            if item.get("caller") == caller and kind in (None, item.get("kind"))
+        ]
+
+    def advance_clock(self, ms: int) -> int:
+        """Move the mock's clock forward, so that a session expires (24 hours) or a task finishes without waiting.
+
+        The clock is the mock's, shared by every test of the session: a test that moves it cannot move it back.
+        """
+        return self.server.admin.advance_clock(ms)
 
     def report(self) -> Report:
         """The conformance report of every request the mock received during this test."""

@@ -6,7 +6,7 @@ from functools import cache
 
 from mock_server.core.errors import Finding
 from mock_server.journal import JournalStore, Judge, Recording
-from mock_server.spec import load_spec
+from mock_server.spec import Spec, load_spec
 from tests.support import CREATE_PATH
 
 TOKEN = "sk-journal-secret-7e2b"
@@ -25,7 +25,7 @@ def recorded(
     query: str = "",
 ) -> Recording:
     """A refused request as the mock records it, its token in its Authorization header."""
-    (operation,) = [operation for operation in load_spec().operations if operation.operation_id == operation_id]
+    (operation,) = [operation for operation in _spec().operations if operation.operation_id == operation_id]
     headers = [(b"authorization", f"Bearer {TOKEN}".encode()), (b"content-type", b"application/json")]
     state = {
         "request_id": f"request-{at}-{path[-6:]}",
@@ -45,8 +45,15 @@ def recorded_poll(task_id: str, at: int, owner: str = OWNER) -> Recording:
 
 
 @cache
+def _spec() -> Spec:
+    """The documented spec, loaded once: loading takes long enough (bundling, compiling) to outlast a poll's
+    timing in Redis (`x-kling-min-poll-interval-ms`) between two recordings."""
+    return load_spec()
+
+
+@cache
 def judge() -> Judge:
-    return Judge(load_spec())
+    return Judge(_spec())
 
 
 def record(journal: JournalStore, recording: Recording) -> None:

@@ -132,6 +132,47 @@ def test_a_correct_client_passes_assert_conformant(suite: pytest.Pytester) -> No
     result.assert_outcomes(passed=1)
 
 
+def test_a_lip_sync_client_passes_and_sessions_expire_when_the_clock_is_moved(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_lip_sync="""
+        import httpx
+
+
+        def lip_sync(kling, session, face):
+            choice = {
+                "face_id": face["face_id"],
+                "sound_file": "https://example.com/voice-6s.mp3",
+                "sound_start_time": 0,
+                "sound_end_time": 3000,
+                "sound_insert_time": face["start_time"],
+            }
+            return kling.post("/v1/videos/advanced-lip-sync", json={"session_id": session, "face_choose": [choice]})
+
+
+        def test_the_flow(kling_mock):
+            with httpx.Client(base_url=kling_mock.base_url, headers=kling_mock.headers) as kling:
+                found = kling.post("/v1/videos/identify-face", json={"video_url": "https://example.com/a.mp4"})
+                session, face = found.json()["data"]["session_id"], found.json()["data"]["face_data"][0]
+                task_id = lip_sync(kling, session, face).json()["data"]["task_id"]
+                while (task := kling.get(f"/v1/videos/advanced-lip-sync/{task_id}").json()["data"])[
+                    "task_status"
+                ] not in ("succeed", "failed"):
+                    pass
+                assert task["task_status"] == "succeed" and task["task_result"]["videos"]
+                assert [t["task_id"] for t in kling_mock.tasks(kind="advanced-lip-sync")] == [task_id]
+                # The synchronous call is kept as a finished task, whose id is the session's.
+                assert [t["task_id"] for t in kling_mock.tasks(kind="identify-face-at-once")] == [session]
+                kling_mock.assert_conformant()
+                # A day later the session is gone: refused as an unknown one, naming the field.
+                kling_mock.advance_clock(24 * 60 * 60 * 1000)
+                refused = lip_sync(kling, session, face).json()
+                assert refused["code"] == 1201 and refused["message"].startswith("session_id")
+        """
+    )
+    result = run(suite)
+    result.assert_outcomes(passed=1)
+
+
 def test_a_client_without_authorization_fails_with_the_report(suite: pytest.Pytester) -> None:
     suite.makepyfile(
         test_no_auth="""

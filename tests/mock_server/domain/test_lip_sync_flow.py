@@ -386,10 +386,11 @@ def test_the_seed_s_request_at_identify_face_on_kling_s_path_is_told_where_it_go
     with httpx.Client(base_url=mock.base_url, headers=bearer(STATIC_KEY), timeout=30) as http:
         status, code, message = envelope(http.post("/v1/videos/identify-face", json=SEED_EXAMPLE))
     assert (status, code) == (400, 1201)
-    assert message.startswith("body: video_id or video_url is required at the top level"), message
-    assert "A body with `input`" in message, "the first field it does not take is named"
-    assert "POST /v1/videos/lip-sync takes it" in message, "the endpoint that takes it is named"
+    # The first field it does not take, and the endpoint that does, come first; then what identify-face wants.
+    assert message.startswith("input: not a field of this request; POST /v1/videos/lip-sync takes it; "), message
+    assert "body: video_id or video_url is required at the top level" in message, message
     assert findings(verify(mock.base_url)[1]) == {
+        ("error", "wrong-endpoint"): {"input"},
         ("error", "video-source"): {"body"},
         ("warning", "unknown-field"): {"input"},
     }

@@ -20,6 +20,27 @@ from tests.support import CREATE_PATH, CREATED_ANSWER, CREATED_AT_MS, REQUEST_ID
 
 CREATE, GET, LIST = "createIdentifyFaceTask", "getIdentifyFaceTask", "listIdentifyFaceTasks"
 REFUSED: dict[str, Any] = {"code": 1201, "message": "input.mode: is required", "request_id": REQUEST_ID}
+# The lip-sync flow's operations, whose create answers are shaped as identify-face's (a task, submitted).
+ADVANCED, LIP_SYNC = "createAdvancedLipSyncTask", "createLipSyncTask"
+GET_ADVANCED, GET_LIP_SYNC = "getAdvancedLipSyncTask", "getLipSyncTask"
+ADVANCED_BODY: dict[str, Any] = {
+    "session_id": TASK_ID,
+    "face_choose": [
+        {
+            "face_id": "0",
+            "sound_file": "https://example.com/audio/voice-6s.mp3",
+            "sound_start_time": 0,
+            "sound_end_time": 4000,
+            "sound_insert_time": 500,
+        }
+    ],
+}
+# Each create: where a client calls it, and a request it may send.
+CREATES: dict[str, tuple[str, Any]] = {
+    CREATE: (CREATE_PATH, SEED_EXAMPLE),
+    ADVANCED: ("/v1/videos/advanced-lip-sync", ADVANCED_BODY),
+    LIP_SYNC: ("/kling/v1/videos/lip-sync", SEED_EXAMPLE),
+}
 
 
 @cache
@@ -43,12 +64,13 @@ def exchange(
     raw: bytes | None = None,
     undecoded: str | None = None,
     refusal: Finding | None = None,
+    path: str | None = None,
 ) -> Entry:
     """A journal entry as the proxy records one: the client's request and the upstream's answer."""
     body = raw if raw is not None else orjson.dumps(answer)
-    request_body = orjson.dumps(request) if operation_id == CREATE else b""
+    request_body = orjson.dumps(request) if operation_id in CREATES else b""
     operation = next((op for op in _spec().operations if op.operation_id == operation_id), None)
-    path = {GET: f"{CREATE_PATH}/{TASK_ID}", None: f"{CREATE_PATH}-typo"}.get(operation_id, CREATE_PATH)
+    path = path or {GET: f"{CREATE_PATH}/{TASK_ID}", None: f"{CREATE_PATH}-typo"}.get(operation_id, CREATE_PATH)
     headers = {"content-type": content_type} if content_type is not None else {}
     return Entry(
         seq=1,
@@ -180,6 +202,7 @@ def test_no_content_type_at_all() -> None:
 # The schema of the status.
 
 
+@pytest.mark.parametrize("operation_id", CREATES)
 @pytest.mark.parametrize(
     ("data", "path"),
     [
@@ -189,10 +212,41 @@ def test_no_content_type_at_all() -> None:
     ],
     ids=["seconds-not-milliseconds", "task-id-shape", "status-enum"],
 )
-def test_the_body_is_judged_by_the_schema_of_its_status(data: dict[str, Any], path: str) -> None:
-    verdict = judged(exchange({**CREATED_ANSWER, "data": {**CREATED_ANSWER["data"], **data}}))
+def test_the_body_is_judged_by_the_schema_of_its_status(data: dict[str, Any], path: str, operation_id: str) -> None:
+    """Every create's answer is a submitted task: each is held to its schema alike."""
+    where, request = CREATES[operation_id]
+    answer = {**CREATED_ANSWER, "data": {**CREATED_ANSWER["data"], **data}}
+    verdict = judged(exchange(answer, operation_id=operation_id, request=request, path=where))
     assert ("response-schema", path) in found(verdict.errors)
     assert all(finding.rule == "response-schema" for finding in verdict.errors)
+
+
+@pytest.mark.parametrize("operation_id", CREATES)
+def test_each_create_s_answer_by_the_contract_is_clean(operation_id: str) -> None:
+    """The answers the test above breaks, whole: what it finds is the break, not the create."""
+    where, request = CREATES[operation_id]
+    verdict = judged(exchange(operation_id=operation_id, request=request, path=where))
+    assert (verdict.result, verdict.errors, verdict.warnings) == ("clean", (), ())
+
+
+def _lip_sync_task(duration: Any) -> dict[str, Any]:
+    """A succeeded lip-sync task's answer, its video `duration` long."""
+    video = {"id": TASK_ID, "url": "https://example.com/videos/voiced.mp4", "duration": duration}
+    data = {**CREATED_ANSWER["data"], "task_status": "succeed", "task_result": {"videos": [video]}}
+    return {**CREATED_ANSWER, "data": data}
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "path"),
+    [(GET_ADVANCED, f"/v1/videos/advanced-lip-sync/{TASK_ID}"), (GET_LIP_SYNC, f"/kling/v1/videos/lip-sync/{TASK_ID}")],
+    ids=["advanced-lip-sync", "lip-sync"],
+)
+def test_a_lip_sync_video_s_duration_is_a_string_of_seconds(operation_id: str, path: str) -> None:
+    """docs/contract.md: `duration` is a string holding seconds, as Kling sends it; a number breaks the schema."""
+    clean = judged(exchange(_lip_sync_task("5.2"), operation_id=operation_id, path=path))
+    assert (clean.result, clean.errors, clean.warnings) == ("clean", (), ())
+    broken = judged(exchange(_lip_sync_task(5.2), operation_id=operation_id, path=path))
+    assert found(broken.errors) == {("response-schema", "data.task_result.videos[0].duration")}
 
 
 def test_a_missing_field_and_a_wrong_request_id() -> None:

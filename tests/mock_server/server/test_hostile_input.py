@@ -130,15 +130,16 @@ class Create:
     path: str
     spec_path: str
     body: dict[str, Any]
-    # A string field any string may fill; one whose value is checked (an enum, a session); a number with bounds;
-    # the object or array that holds the fields; a URL field at the top level.
+    # A string field (where bytes that are no JSON text go); one whose value is checked (an enum, a session); a
+    # number with bounds; the object or array that holds the fields.
     text: Field
     checked: Field
     number: Field
     holder: Field
-    url: Field = ("callback_url",)
     # The schema (in `components.schemas`) that holds the number field, for its bounds.
     number_schema: str = "TaskInput"
+    # Another string field, of prose (identify-face's `text`).
+    prose: Field = ("input", "text")
 
     @property
     def number_bounds(self) -> tuple[float, float]:
@@ -226,6 +227,7 @@ def _advanced_lip_sync_create(http: httpx.Client) -> Create:
         number=("face_choose", 0, "sound_volume"),
         holder=("face_choose",),
         number_schema="FaceChoice",
+        prose=("external_task_id",),
     )
 
 
@@ -414,14 +416,18 @@ def _checked(create: Create, raw: bytes) -> bytes:
     return create.with_raw(create.checked, raw)
 
 
+def _prose(create: Create, raw: bytes) -> bytes:
+    return create.with_raw(create.prose, raw)
+
+
 INVALID_UTF8_CASES: dict[str, Callable[[Create], bytes]] = {
     "invalid_bytes_in_value": lambda create: _text(create, b'"\xff\xfe"'),
     "overlong_slash": lambda create: _text(create, b'"\xc0\xaf"'),
-    "truncated_sequence": lambda create: _checked(create, b'"\xe4\xbd"'),
-    "utf8_encoded_surrogate": lambda create: _checked(create, b'"\xed\xa0\x80"'),
+    "truncated_sequence": lambda create: _prose(create, b'"\xe4\xbd"'),
+    "utf8_encoded_surrogate": lambda create: _prose(create, b'"\xed\xa0\x80"'),
     "invalid_bytes_in_key": lambda create: create.valid[:-1] + b', "\xff\xfe": 1}',
     "utf16_body": lambda create: create.valid.decode().encode("utf-16"),
-    "latin1_body": lambda create: json.dumps(create.with_value(create.text, "café"), ensure_ascii=False).encode(
+    "latin1_body": lambda create: json.dumps(create.with_value(create.prose, "café"), ensure_ascii=False).encode(
         "latin-1"
     ),
 }
@@ -436,8 +442,8 @@ def test_invalid_utf8(http: httpx.Client, create: Create, build: Callable[[Creat
 LONE_SURROGATE_CASES: dict[str, Callable[[Create], bytes]] = {
     "high_surrogate": lambda create: _text(create, b'"\\ud800"'),
     "low_surrogate": lambda create: _text(create, b'"\\udc00"'),
-    "reversed_pair": lambda create: _checked(create, b'"\\udc00\\ud800"'),
-    "high_surrogate_at_end": lambda create: _checked(create, b'"abc\\udbff"'),
+    "reversed_pair": lambda create: _prose(create, b'"\\udc00\\ud800"'),
+    "high_surrogate_at_end": lambda create: _prose(create, b'"abc\\udbff"'),
 }
 
 

@@ -18,6 +18,7 @@ from tests.support import CREATE_PATH, SEED_EXAMPLE
 
 STATUS_ORDER = {"submitted": 0, "processing": 1, "succeed": 2, "failed": 2}
 TOKENS = ("state-alice", "state-bob", "state-carol")
+PUBLIC_URL = "http://kling-mock.test:8000"
 VIDEOS = ("https://example.com/talk.mp4", "https://example.com/faces-3.mp4", "https://example.com/no-face.mp4")
 
 
@@ -50,7 +51,9 @@ def _assert_stopped_cleanly(mock: MockProcess, state: Path) -> None:
 @pytest.mark.parametrize("tick_ms", ["0", "1000"])
 def test_tasks_survive_a_restart(tmp_path: Path, tick_ms: str) -> None:
     state = tmp_path / "state.db"
-    with MockProcess("--tick-ms", tick_ms, "--state", str(state)) as mock:
+    # Both runs give results the same public URL: each would otherwise show the port it happened to get.
+    args = ("--tick-ms", tick_ms, "--state", str(state), "--public-url", PUBLIC_URL)
+    with MockProcess(*args) as mock:
         for owner_index, token in enumerate(TOKENS):
             with _client(mock, token) as http:
                 for task_index in range(4):
@@ -62,7 +65,7 @@ def test_tasks_survive_a_restart(tmp_path: Path, tick_ms: str) -> None:
         _assert_stopped_cleanly(mock, state)
     assert all(len(tasks) == 4 for tasks in before.values())
 
-    with MockProcess("--tick-ms", tick_ms, "--state", str(state)) as again:
+    with MockProcess(*args) as again:
         after = _listed(again)
         if tick_ms == "0":  # nothing moves unless polled: the lists are exactly as they were
             assert after == before
