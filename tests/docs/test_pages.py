@@ -33,3 +33,16 @@ def test_nothing_cites_a_document_the_repository_does_not_have() -> None:
 def test_the_readme_opens_the_door() -> None:
     """A README of about 150 lines at most: the rest is the docs site's."""
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 150
+
+
+def test_every_include_is_one_the_docs_build_reads() -> None:
+    """A page shows an example by including it (`--8<-- "docs/examples/..."`); Markdown formatters that read the
+    line as Python rewrite it to `--8 < --"..."`, which the build shows as text instead of the example."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    mangled = [
+        f"{page.name}:{number}: {line}"
+        for page in pages
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
+        if re.match(r"\s*-+\s*8\s*<\s*-+", line) and not re.match(r'\s*-+8<-+ "[^"]+"$', line)
+    ]
+    assert mangled == []
