@@ -128,11 +128,22 @@ def test_each_cross_field_rule_broken_alone_is_400_1201_naming_the_field(
     assert any(field in body["message"] for field in fields), f"{rule}: the message must name {fields}: {body}"
 
 
+def test_every_face_of_the_session_can_take_a_clip(opened: Session) -> None:
+    """docs/contract.md, "What real clients rely on": every face's window lasts at least 2000 ms."""
+    for face in opened.faces:
+        start, end = face.get("start_time"), face.get("end_time")
+        assert isinstance(start, int) and isinstance(end, int) and end - start >= lip_sync.SHORTEST_CLIP_MS, (
+            f"face {face.get('face_id')} of session {opened.session_id}: a window shorter than 2000 ms: {face}"
+        )
+
+
 def test_a_valid_create_goes_to_succeed_with_videos(voiced: dict[str, Any]) -> None:
-    """submitted -> ... -> succeed, each video with its url and its duration a string of seconds; with the
-    watermark asked for, its `watermark_url` too."""
+    """submitted -> ... -> succeed, each video with its url and its duration a string of seconds. With the watermark
+    asked for, the kit's mock adds each video's `watermark_url` (the contract allows it, not demands it)."""
     for video in lip_sync.videos(voiced):
         watermarked = video.get("watermark_url")
+        if watermarked is None and not target.strictness.full:
+            continue
         assert isinstance(watermarked, str) and watermarked.startswith(("http://", "https://")), (
             f"a watermark was asked for: each video has a watermark_url: {video}"
         )

@@ -4,7 +4,8 @@ Journal entries are hostile input: their paths, headers and bodies are whatever 
 templates are rendered with autoescaping on, every value the page shows goes through it, and the few
 values that end up in class names are first mapped onto a closed set. The page needs no JavaScript and
 loads nothing from elsewhere: its CSS is inline, so it works on a closed network and under a strict
-Content-Security-Policy (`default-src 'none'; style-src 'unsafe-inline'`).
+Content-Security-Policy (`default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:`): the only images
+are the faces sessions found, downloaded from the mock itself.
 
 The view models are built here rather than in the templates, so the templates only lay values out.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -162,17 +164,28 @@ def _finding(finding: Any, severity: str) -> dict[str, str]:
 
 
 def _task_row(item: Mapping[str, Any]) -> dict[str, Any]:
-    """What one `/__admin/tasks` item's row shows: faces found when it succeeded, the reason when it failed."""
+    """What one `/__admin/tasks` item's row shows: its kind; the faces found (each with its picture, for a person to
+    tell them apart) or the videos made when it succeeded; the reason when it failed."""
     task = _mapping(item.get("task"))
     status = str(task.get("task_status", ""))
+    result = _mapping(task.get("task_result"))
+    faces = [_mapping(face) for face in _list(result.get("face_data"))]
+    videos = _list(result.get("videos"))
     detail = ""
-    if status == "succeed":
-        faces = len(_list(_mapping(task.get("task_result")).get("face_data")))
-        detail = f"{faces} face" if faces == 1 else f"{faces} faces"
+    if status == "succeed" and videos:
+        detail = f"{len(videos)} video" if len(videos) == 1 else f"{len(videos)} videos"
+    elif status == "succeed":
+        detail = f"{len(faces)} face" if len(faces) == 1 else f"{len(faces)} faces"
     elif status == "failed":
         detail = str(task.get("task_status_msg") or "")
     return {
         "task_id": str(task.get("task_id", "")),
+        "kind": str(item.get("kind") or ""),
+        "faces": [
+            {"face_id": str(face.get("face_id", "")), "image": _image_url(face.get("face_image"))}
+            for face in faces
+            if status == "succeed"
+        ],
         "caller": item.get("caller"),
         "status": status,
         "status_class": _closed(status, TASK_STATUSES),
@@ -182,6 +195,11 @@ def _task_row(item: Mapping[str, Any]) -> dict[str, Any]:
         "updated_full": _iso(task.get("updated_at")),
         "detail": detail,
     }
+
+
+def _image_url(value: Any) -> str | None:
+    """A face's picture as an `img` may load it: an http(s) URL (the mock's own download URL), else none."""
+    return value if isinstance(value, str) and urlsplit(value).scheme in ("http", "https") else None
 
 
 def _closed(value: Any, allowed: Iterable[str]) -> str:

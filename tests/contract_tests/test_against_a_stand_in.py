@@ -22,7 +22,7 @@ from mock_server.client.admin_client import AdminClient
 from mock_server.client.process import MockProcess
 from tests.support import CREATE_PATH
 
-from .harness import HANG_GUARD_SECONDS, command_env
+from .harness import HANG_GUARD_SECONDS, KLING_PREFIX, command_env
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ def budgeted_run(
 ) -> Iterator[tuple[subprocess.CompletedProcess[str], Path, int]]:
     cwd = tmp_path_factory.mktemp("staging-run")
     with stand_in() as server:
-        result = contract(server.base_url, cwd, "--max-billable", str(BUDGET), "--report-dir", "reports")
+        result = contract(server.base_url + KLING_PREFIX, cwd, "--max-billable", str(BUDGET), "--report-dir", "reports")
         with AdminClient(server.base_url, ADMIN_TOKEN) as admin:
             created = len(admin.tasks(limit=1000))
     yield result, cwd / "reports", created
@@ -142,7 +142,7 @@ def test_a_rate_limited_target_is_never_tripped_twice_in_a_row(tmp_path: Path) -
         "scenarios:\n  - name: provider-rate-limit\n    when: {operation: createIdentifyFaceTask}\n    rate_limit: 20\n"
     )
     with stand_in("--scenarios", str(scenarios)) as server:
-        result = contract(server.base_url, tmp_path, "--max-examples", "3")
+        result = contract(server.base_url + KLING_PREFIX, tmp_path, "--max-examples", "3")
         with AdminClient(server.base_url, ADMIN_TOKEN) as admin:
             entries = admin.journal(operation="createIdentifyFaceTask")["entries"]
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

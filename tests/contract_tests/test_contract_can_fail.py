@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 
 from .broken_servers import BREAKAGES, SEED_ID
-from .harness import MAX_EXAMPLES, Outcome, run_against
+from .harness import KLING_PREFIX, MAX_EXAMPLES, Outcome, run_against
 
 
 def _failed(test_id: str) -> str:
@@ -155,14 +155,10 @@ _FEW = frozenset(name for name, patterns in EXPECTED.items() if "test_lip_sync" 
 GAPS: dict[str, str] = {}
 
 
-# The aggregators' paths, where the mock answers the seed's request with its task: the documented dialect, which
-# most breakages break. The correct mock passes at Kling's own paths too (the synchronous dialect there).
-KLING_PREFIX = "/kling"
-
-
-def _contract_command(prefix: str, max_examples: int) -> Callable[[str], Sequence[str]]:
+def _contract_command(prefix: str, max_examples: int, dialect: str | None = None) -> Callable[[str], Sequence[str]]:
     """At the contract level, as against any target but the kit's own mock: every breakage breaks the contract
-    itself, so that no decision of the kit is needed to catch it."""
+    itself, so that no decision of the kit is needed to catch it. With a dialect, held to it: a breakage that
+    refuses the seed's request would otherwise pass the probe for the other dialect, which `/kling` speaks too."""
 
     def command(base_url: str) -> Sequence[str]:
         return [
@@ -176,6 +172,7 @@ def _contract_command(prefix: str, max_examples: int) -> Callable[[str], Sequenc
             str(max_examples),
             "--strictness",
             "contract",
+            *(["--dialect", dialect] if dialect else []),
         ]
 
     return command
@@ -191,7 +188,8 @@ class ContractRuns:
     def submit(self, breakage: str | None, prefix: str = KLING_PREFIX) -> None:
         if (breakage, prefix) not in self._runs:
             examples = FEW_EXAMPLES if breakage in _FEW else MAX_EXAMPLES
-            command = _contract_command(prefix, examples)
+            # The correct mock is found out (`auto`); a broken one held to the documented dialect it breaks.
+            command = _contract_command(prefix, examples, None if breakage is None else "documented")
             self._runs[breakage, prefix] = self._pool.submit(run_against, breakage, command)
 
     def outcome(self, breakage: str | None, prefix: str = KLING_PREFIX) -> Outcome:

@@ -71,7 +71,7 @@ def test_a_dry_run_sends_nothing_and_says_what_it_would(tmp_path: Path) -> None:
     result = contract(url, tmp_path, "--dry-run", "--dialect", "auto", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "dry run: nothing is sent" in result.stderr
-    assert f"documented: POST {url}/kling/v1/videos/identify-face" in result.stderr
-    assert f"upstream: POST {url}/kling/v1/videos/identify-face" in result.stderr
+    assert f"documented: POST {url}/v1/videos/identify-face" in result.stderr
+    assert f"upstream: POST {url}/v1/videos/identify-face" in result.stderr
     assert "test_documented_example_succeeds" in result.stdout
     assert not (tmp_path / "reports").exists()

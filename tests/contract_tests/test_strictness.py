@@ -26,7 +26,7 @@ from mock_server.spec.decisions import catalog
 from tests.support import ROOT
 from tests.support.threaded_server import served_in_thread
 
-from .harness import HANG_GUARD_SECONDS, KEY, MAX_EXAMPLES, SECOND_KEY, command_env
+from .harness import HANG_GUARD_SECONDS, KEY, KLING_PREFIX, MAX_EXAMPLES, SECOND_KEY, command_env
 
 DECISIONS_WITH_EXAMPLES = sorted(
     name
@@ -59,7 +59,7 @@ def lenient() -> Iterator[MockProcess]:
 def test_a_server_that_decides_otherwise_passes_with_its_decisions_observed(
     lenient: MockProcess, seed: int, tmp_path: Path
 ) -> None:
-    result = _contract(lenient.base_url, tmp_path, "--seed", str(seed), "--report-dir", "reports")
+    result = _contract(lenient.base_url + KLING_PREFIX, tmp_path, "--seed", str(seed), "--report-dir", "reports")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert any("Held to the contract alone" in line for line in result.stderr.splitlines()[:6]), result.stderr
     report = (tmp_path / "reports" / "drift-report.md").read_text(encoding="utf-8")
@@ -70,7 +70,7 @@ def test_a_server_that_decides_otherwise_passes_with_its_decisions_observed(
 
 @pytest.mark.slow
 def test_asked_for_full_strictness_it_fails_that_server_on_each_decision(lenient: MockProcess, tmp_path: Path) -> None:
-    result = _contract(lenient.base_url, tmp_path, "--strictness", "full")
+    result = _contract(lenient.base_url + KLING_PREFIX, tmp_path, "--strictness", "full")
     assert result.returncode == 1, result.stdout[-3000:]
     for decision in DECISIONS_WITH_EXAMPLES:
         assert f"test_a_decision_of_the_kit[{decision}-0]" in result.stdout, decision
@@ -79,6 +79,7 @@ def test_asked_for_full_strictness_it_fails_that_server_on_each_decision(lenient
 
 @pytest.mark.slow
 def test_the_kit_s_own_mock_is_held_to_every_decision(tmp_path: Path) -> None:
+    """At Kling's own paths, where it answers identify-face synchronously."""
     with MockProcess("--keys", f"{KEY},{SECOND_KEY}", "--log-level", "warning") as mock:
         result = _contract(mock.base_url, tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]

@@ -24,7 +24,8 @@ import pytest
 
 from mock_server.client.process import MockProcess
 from mock_server.spec import ADMIN_SPEC_PATH, load_spec
-from tests.support import CREATE_PATH
+from tests.support import CREATE_PATH, SEED_EXAMPLE
+from tests.support.lip_sync import open_session, valid_request
 from tests.support.redis_server import RedisServer, redis_server_executable
 
 ADMIN_TOKEN = "admin-token-for-the-api-tests-4c2d"
@@ -1077,3 +1078,111 @@ def test_a_scenario_file_item_that_is_not_a_mapping_is_a_clear_error(tmp_path: P
     assert result.returncode == 2
     assert "scenarios[0]" in result.stderr and "object" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# Tasks of every kind, and the page's pictures of the faces sessions found.
+
+ADVANCED_PATH = "/v1/videos/advanced-lip-sync"
+LIP_SYNC_PATH = "/v1/videos/lip-sync"
+CLOCK = _ADMIN_SPEC.validator("#/components/responses/Clock/content/application~1json/schema")
+ADMIN_ERROR = _ADMIN_SPEC.validator("#/components/schemas/AdminError")
+
+
+def test_admin_tasks_items_say_which_operation_made_them(admin: httpx.Client, client: httpx.Client) -> None:
+    made = [("identify-face", create(client).json()["data"]["task_id"])]
+    session = open_session(client)
+    made.append(("identify-face-at-once", session["session_id"]))
+    lip_sync = client.post(ADVANCED_PATH, json=valid_request(session))
+    assert lip_sync.status_code == 200, lip_sync.text
+    made.append(("advanced-lip-sync", lip_sync.json()["data"]["task_id"]))
+    older = client.post(LIP_SYNC_PATH, json=SEED_EXAMPLE)
+    assert older.status_code == 200, older.text
+    made.append(("lip-sync", older.json()["data"]["task_id"]))
+    items = admin.get("/__admin/tasks", params={"limit": 4}).json()["tasks"]
+    assert [(item["kind"], item["task"]["task_id"]) for item in items] == made[::-1]
+    assert {item["caller"] for item in items} == {fingerprint(TOKEN)}
+    assert_valid(TASK, items[-1]["task"])
+
+
+def test_the_page_shows_the_faces_of_sessions_from_the_mocks_own_urls(
+    admin: httpx.Client, client: httpx.Client, admin_mock: MockProcess
+) -> None:
+    session = open_session(client)
+    lip_sync = client.post(ADVANCED_PATH, json=valid_request(session))
+    assert lip_sync.status_code == 200, lip_sync.text
+    page = admin.get("/__admin")
+    assert page.status_code == 200
+    assert "img-src 'self'" in page.headers["content-security-policy"]
+    (item,) = [
+        item for item in admin.get("/__admin/tasks").json()["tasks"] if item["task"]["task_id"] == session["session_id"]
+    ]
+    urls = [face["face_image"] for face in item["task"]["task_result"]["face_data"]]
+    assert urls and all(url.startswith(f"{admin_mock.base_url}/files/faces/{session['session_id']}/") for url in urls)
+    for url in urls:
+        assert f'<img src="{url}"' in page.text
+        picture = httpx.get(url, timeout=30)  # as the browser loads it: the URL is the permission, no token
+        assert (picture.status_code, picture.headers["content-type"]) == (200, "image/png")
+        assert picture.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert '<td class="kind mono">advanced-lip-sync</td>' in page.text
+    assert '<td class="kind mono">identify-face-at-once</td>' in page.text
+
+
+# The clock.
+
+
+def read_clock(admin: httpx.Client) -> int:
+    response = admin.get("/__admin/clock")
+    assert response.status_code == 200, response.text
+    assert_valid(CLOCK, response.json())
+    now: int = response.json()["now_ms"]
+    return now
+
+
+def test_the_clock_is_read_and_moved_forward(admin: httpx.Client, admin_mock: MockProcess) -> None:
+    before = read_clock(admin)
+    assert before > 1_600_000_000_000
+    moved = admin.post("/__admin/clock", json={"advance_ms": 60_000})
+    assert moved.status_code == 200, moved.text
+    assert_valid(CLOCK, moved.json())
+    assert moved.json()["now_ms"] >= before + 60_000
+    assert read_clock(admin) >= moved.json()["now_ms"]
+    assert admin.post("/__admin/clock", json={"advance_ms": 0}).status_code == 200
+    with httpx.Client(base_url=admin_mock.base_url, timeout=30) as anyone:
+        assert anyone.get("/__admin/clock").status_code == 401
+        assert anyone.post("/__admin/clock", json={"advance_ms": 1}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"",
+        b"[]",
+        b"{}",
+        b'{"advance_ms": -1}',
+        b'{"advance_ms": 1.5}',
+        b'{"advance_ms": "1000"}',
+        b'{"advance_ms": true}',
+        b'{"advance_ms": null}',
+        b'{"advance_ms": 31622400001}',
+        b'{"advance_ms": 1e400}',
+    ],
+)
+def test_a_clock_body_it_cannot_take_is_400_naming_advance_ms(admin: httpx.Client, body: bytes) -> None:
+    before = read_clock(admin)
+    response = admin.post("/__admin/clock", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert_valid(ADMIN_ERROR, response.json())
+    assert "advance_ms" in response.json()["error"]
+    # Not moved: a day's jump would show, however long the call took.
+    assert read_clock(admin) < before + 24 * 60 * 60 * 1000
+
+
+def test_a_session_expires_when_the_clock_passes_its_24_hours(admin: httpx.Client, client: httpx.Client) -> None:
+    """Last in the module: the module's mock stays a day ahead after it."""
+    session = open_session(client)
+    assert admin.post("/__admin/clock", json={"advance_ms": 24 * 60 * 60 * 1000 + 1}).status_code == 200
+    expired = client.post(ADVANCED_PATH, json=valid_request(session))
+    assert (expired.status_code, expired.json()["code"]) == (400, 1201)
+    assert expired.json()["message"].startswith("session_id: ")
+    assert last_entry(admin)["verdict"]["errors"][0]["rule"] == "session"

@@ -341,6 +341,34 @@ def test_tasks_with_their_status() -> None:
     assert rows[0].find_all("td", "updated")[0].text() == "22:13:21.500"
 
 
+def test_sessions_show_their_faces_and_lip_sync_tasks_their_kind() -> None:
+    """A session's faces are pictures a person can tell apart, loaded from the mock's own download URLs; only
+    http(s) URLs become an `img`; each task says which operation made it."""
+    base = "http://127.0.0.1:8000/files/faces/s"
+    faces = [
+        {"face_id": "0", "face_image": f"{base}/0/sig0.png"},
+        {"face_id": "1", "face_image": f"{base}/1/sig1.png"},
+        {"face_id": "2", "face_image": "javascript:alert(1)"},
+    ]
+    videos = {"videos": [{"id": "v", "url": "http://127.0.0.1:8000/files/videos/t/sig.mp4", "duration": "4.0"}]}
+    tasks = [
+        {**task_item("lip", "succeed", task_result=videos), "kind": "advanced-lip-sync"},
+        {**task_item("sess", "succeed", task_result={"session_id": "s", "face_data": faces}), "kind": "identify-face"},
+        {**task_item("run", "processing"), "kind": "lip-sync"},
+    ]
+    page = parse(render_page([], tasks, recorded=0, dropped=0))
+    rows = page.find_all("tr", "task")
+    assert [row.find_all("td", "kind")[0].text() for row in rows] == ["advanced-lip-sync", "identify-face", "lip-sync"]
+    assert rows[0].find_all("td", "detail")[0].text() == "1 video"
+    assert not rows[0].find_all("img") and not rows[2].find_all("img")
+    images = rows[1].find_all("img")
+    assert [(img.attrs["src"], img.attrs["alt"]) for img in images] == [
+        (f"{base}/0/sig0.png", "face 0"),
+        (f"{base}/1/sig1.png", "face 1"),
+    ]
+    assert "javascript:" not in render_page([], tasks, recorded=0, dropped=0)
+
+
 def test_a_missing_caller_reads_as_a_dash() -> None:
     page = parse(render_page([entry(1, caller=None)], [], recorded=1, dropped=0))
     assert entry_rows(page)[0].find_all("td", "caller")[0].text() == "—"

@@ -520,6 +520,19 @@ def test_the_admin_api_is_the_proxys_own(proxy: MockProcess, stand_in: StandIn, 
     assert "<h2>Tasks</h2>" not in page
 
 
+@pytest.mark.parametrize(("method", "body"), [("GET", None), ("POST", {"advance_ms": 1000})])
+def test_a_proxy_has_no_clock_to_read_or_move(admin: httpx.Client, stand_in: StandIn, method: str, body: Any) -> None:
+    """The upstream keeps its own time: the proxy says so (404), rather than leave the clock an unknown path."""
+    response = admin.request(method, "/__admin/clock", json=body)
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": f"{method} /__admin/clock: a proxy plays no scenarios and holds no tasks (the upstream has its own)"
+    }
+    assert not stand_in.seen
+    with httpx.Client(base_url=admin.base_url, timeout=30) as anyone:
+        assert anyone.request(method, "/__admin/clock", json=body).status_code == 401
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

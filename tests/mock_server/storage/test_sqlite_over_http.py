@@ -1,4 +1,5 @@
-"""`kling-mock serve --state FILE` over real HTTP: tasks survive a restart, and SIGTERM loses nothing acknowledged."""
+"""`kling-mock serve --state FILE` over real HTTP: tasks, sessions and lip-sync tasks survive a restart, and SIGTERM
+loses nothing acknowledged."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import pytest
 from mock_server.cli import main
 from mock_server.client.process import MockProcess
 from tests.support import CREATE_PATH, SEED_EXAMPLE
+from tests.support.lip_sync import follow, open_session, valid_request
 
 STATUS_ORDER = {"submitted": 0, "processing": 1, "succeed": 2, "failed": 2}
 TOKENS = ("state-alice", "state-bob", "state-carol")
 PUBLIC_URL = "http://kling-mock.test:8000"
+ADVANCED_PATH = "/v1/videos/advanced-lip-sync"
 VIDEOS = ("https://example.com/talk.mp4", "https://example.com/faces-3.mp4", "https://example.com/no-face.mp4")
 
 
@@ -155,3 +158,54 @@ def test_a_state_file_that_is_not_one_is_refused(tmp_path: Path) -> None:
     finished = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert finished.returncode == 2, finished.stderr
     assert f"cannot use {state} as the state file" in finished.stderr
+
+
+def _downloaded(mock: MockProcess, url: str) -> httpx.Response:
+    """A result's URL fetched from `mock` itself: the URLs carry the public address both runs were given."""
+    assert url.startswith(PUBLIC_URL), url
+    return httpx.get(mock.base_url + url.removeprefix(PUBLIC_URL), timeout=30)
+
+
+def test_sessions_and_lip_sync_tasks_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    args = ("--tick-ms", "0", "--state", str(state), "--public-url", PUBLIC_URL)
+    owner, stranger = TOKENS[0], TOKENS[1]
+    with MockProcess(*args) as mock, _client(mock, owner) as http:
+        session = open_session(http)
+        pending = http.post(ADVANCED_PATH, json=valid_request(session))
+        assert pending.status_code == 200, pending.text
+        finished = http.post(ADVANCED_PATH, json=valid_request(session))
+        assert finished.status_code == 200, finished.text
+        done = follow(http, ADVANCED_PATH, finished.json()["data"]["task_id"])
+        assert done["task_status"] == "succeed", done
+        before = http.get(ADVANCED_PATH, params={"pageSize": 500}).json()["data"]
+        _assert_stopped_cleanly(mock, state)
+    assert [task["task_id"] for task in before] == [
+        finished.json()["data"]["task_id"],
+        pending.json()["data"]["task_id"],
+    ]
+
+    with MockProcess(*args) as again:
+        with _client(again, owner) as http:
+            # The tasks as they were (nothing moves unless polled), the finished one's video still there.
+            assert http.get(ADVANCED_PATH, params={"pageSize": 500}).json()["data"] == before
+            assert http.get(f"{ADVANCED_PATH}/{done['task_id']}").json()["data"] == done
+            video = _downloaded(again, done["task_result"]["videos"][0]["url"])
+            assert (video.status_code, video.headers["content-type"]) == (200, "video/mp4")
+            assert video.content[4:8] == b"ftyp"
+            assert follow(http, ADVANCED_PATH, before[1]["task_id"])["task_status"] == "succeed"
+            # The session is still open, with its faces: lip-synced again, its pictures downloadable.
+            again_created = http.post(ADVANCED_PATH, json=valid_request(session))
+            assert again_created.status_code == 200, again_created.text
+            for face in session["face_data"]:
+                picture = _downloaded(again, face["face_image"])
+                assert (picture.status_code, picture.content[:8]) == (200, b"\x89PNG\r\n\x1a\n")
+            unknown_face = http.post(ADVANCED_PATH, json=valid_request(session, face_id="99"))
+            assert (unknown_face.status_code, unknown_face.json()["code"]) == (400, 1201)
+            assert unknown_face.json()["message"].startswith("face_choose[0].face_id: "), unknown_face.json()
+        # Still its owner's alone.
+        with _client(again, stranger) as http:
+            foreign = http.post(ADVANCED_PATH, json=valid_request(session))
+            assert (foreign.status_code, foreign.json()["code"]) == (400, 1201)
+            assert foreign.json()["message"].startswith("session_id: ")
+        _assert_stopped_cleanly(again, state)

@@ -1,12 +1,12 @@
 """`kling-mock serve --store redis://...` over real HTTP: mocks and workers sharing one Redis behave as one backend.
 
 A real redis-server on a loopback port (skipped without one, except in CI), and real mock processes:
-a task created through one mock is read, listed and advanced through another; ownership and rate
-limits hold across them; with `--admin`, so do the journal (one `seq` order, polls timed across
-mocks, `kling-mock verify` judging every worker's requests) and the scenarios (added through one,
-played by the other, `times` counted across them). A Redis that goes away gets 503/5001 answers on
-Kling's paths and on `/healthz` (a load balancer's check), 503 on the admin API, not crashes, and service
-resumes when it is back. Waiting is done by bounded polling, never by timing assertions: an entry reaches
+a task created through one mock is read, listed and advanced through another, and a session opened through one
+is lip-synced through another; ownership and rate limits hold across them; with `--admin`, so do the journal
+(one `seq` order, polls timed across mocks, `kling-mock verify` judging every worker's requests) and the
+scenarios (added through one, played by the other, `times` counted across them). A Redis that goes away gets
+503/5001 answers on Kling's paths and on `/healthz` (a load balancer's check), 503 on the admin API, not crashes,
+and service resumes when it is back. Waiting is done by bounded polling, never by timing assertions: an entry reaches
 the shared journal a moment after its answer, so a journal read through another mock may have to wait for it.
 """
 
@@ -26,9 +26,11 @@ import pytest
 from mock_server.cli import main
 from mock_server.client.process import MockProcess
 from tests.support import CREATE_PATH, SEED_EXAMPLE
+from tests.support.lip_sync import follow, open_session, valid_request
 from tests.support.redis_server import RedisServer, redis_server_executable
 
 ALICE, BOB = "redis-test-alice", "redis-test-bob"
+ADVANCED_PATH = "/v1/videos/advanced-lip-sync"
 # Requests polling for Redis to be back: bounded, and each answers at once (503 or 200).
 _MAX_POLLS = 400
 _UNREACHABLE = "the task store (Redis) cannot be reached"
@@ -129,6 +131,36 @@ def test_a_task_created_on_one_mock_is_read_listed_and_advanced_on_the_other(red
             refused = _query(mock, BOB, task_id)
             assert refused.status_code == 404 and refused.json()["code"] == 1203
             assert _listed(mock, BOB) == []
+    _assert_no_traceback(first, second)
+
+
+def test_a_session_opened_on_one_mock_is_lip_synced_on_the_other(redis_server: RedisServer) -> None:
+    """Identify-face on mock A, advanced lip-sync with its session on mock B: sessions are in the shared store."""
+    with _mock(redis_server) as first, _mock(redis_server) as second:
+        with _client(first, ALICE) as http:
+            session = open_session(http)
+        created = _call(second, ALICE, "POST", ADVANCED_PATH, json=valid_request(session))
+        assert (created.status_code, created.json()["code"]) == (200, 0), created.text
+        task_id = created.json()["data"]["task_id"]
+        # Followed to its end on the first mock; listed by both.
+        with _client(first, ALICE) as http:
+            done = follow(http, ADVANCED_PATH, task_id)
+        assert done["task_status"] == "succeed", done
+        for mock in (first, second):
+            listed = _call(mock, ALICE, "GET", ADVANCED_PATH, params={"pageSize": 500})
+            assert task_id in [task["task_id"] for task in listed.json()["data"]]
+        # The results download from either mock: the session's faces, and the video made through the other one.
+        video_path = done["task_result"]["videos"][0]["url"].removeprefix(first.base_url)
+        face_path = session["face_data"][0]["face_image"].removeprefix(first.base_url)
+        for mock in (first, second):
+            video = httpx.get(mock.base_url + video_path, timeout=30)
+            assert (video.status_code, video.headers["content-type"]) == (200, "video/mp4")
+            picture = httpx.get(mock.base_url + face_path, timeout=30)
+            assert (picture.status_code, picture.content[:8]) == (200, b"\x89PNG\r\n\x1a\n")
+        # The session is still its owner's alone, on either mock.
+        foreign = _call(second, BOB, "POST", ADVANCED_PATH, json=valid_request(session))
+        assert (foreign.status_code, foreign.json()["code"]) == (400, 1201)
+        assert foreign.json()["message"].startswith("session_id: ")
     _assert_no_traceback(first, second)
 
 
