@@ -53,22 +53,26 @@ class TaskService:
         external_id: str | None = None,
     ) -> dict[str, Any]:
         now = self.clock.now_ms()
-        task = Task(
+        proposed = Task(
             self.ids.new(), kind.name, owner, now, now, payload, callback_url, fate=fate, external_id=external_id
         )
-        await self.store.add(task)
-        await self._call_back_on_create(task, now)
-        return self.render(task, now)
+        # The store stamps it: its time orders the lists, so `created_at` is the store's, not this process's.
+        task = await self.store.add(proposed)
+        await self._call_back_on_create(task, task.created_at)
+        return self.render(task, task.created_at)
 
     async def get(self, kind: TaskKind, owner: str, task_id: str) -> dict[str, Any]:
         task = await self.store.get(task_id)
         if task is None or task.owner != owner or task.kind != kind.name:
             raise not_found(task_id)
         now = self.clock.now_ms()
-        if self._last_step(task) > task.step and self.lifecycle.on_poll(task, now):
-            # Queued before the step is stored: whoever reads the new step finds its callback queued already.
-            await self._call_back(task, [(task.step, now)])
-            await self.store.update(task)
+        if self._last_step(task) > task.step and self.lifecycle.advances_on_poll:
+            # A stored `updated_at` is on the store's clock, as `created_at` is: one clock for every process.
+            now = await self.store.now_ms(now)
+            if self.lifecycle.on_poll(task, now):
+                # Queued before the step is stored: whoever reads the new step finds its callback queued already.
+                await self._call_back(task, [(task.step, now)])
+                await self.store.update(task)
         return self.render(task, now)
 
     async def list(self, kind: TaskKind, owner: str, page_num: int, page_size: int) -> list[dict[str, Any]]:
