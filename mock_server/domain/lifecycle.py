@@ -18,6 +18,11 @@ FINAL_STEP = 2
 class Lifecycle:
     tick_ms: int = 1000
 
+    @property
+    def advances_on_poll(self) -> bool:
+        """True when polls move tasks (and their stored `updated_at`), False when time does."""
+        return self.tick_ms == 0
+
     def on_poll(self, task: Task, now: int) -> bool:
         """Advance a task that is being polled; True when its stored state changed."""
         if self.tick_ms == 0 and task.step < FINAL_STEP:

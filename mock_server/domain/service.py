@@ -62,9 +62,10 @@ class TaskService:
         """
         now = self.clock.now_ms()
         step = FINAL_STEP if finished else 0
-        task = Task(self.ids.new(), kind.name, owner, now, now, payload, callback_url, step, fate, external_id)
-        await self.store.add(task)
-        await self._call_back_on_create(task, now, links)
+        proposed = Task(self.ids.new(), kind.name, owner, now, now, payload, callback_url, step, fate, external_id)
+        # The store stamps it: its time orders the lists, so `created_at` is the store's, not this process's.
+        task = await self.store.add(proposed)
+        await self._call_back_on_create(task, task.created_at, links)
         return task
 
     async def find(self, owner: str, task_id: str, kinds: Iterable[TaskKind]) -> Task | None:
@@ -79,10 +80,13 @@ class TaskService:
         if task is None:
             raise not_found(task_id)
         now = self.clock.now_ms()
-        if self._last_step(task) > task.step and self.lifecycle.on_poll(task, now):
-            # Queued before the step is stored: whoever reads the new step finds its callback queued already.
-            await self._call_back(task, links, [(task.step, now)])
-            await self.store.update(task)
+        if self._last_step(task) > task.step and self.lifecycle.advances_on_poll:
+            # A stored `updated_at` is on the store's clock, as `created_at` is: one clock for every process.
+            now = await self.store.now_ms(now)
+            if self.lifecycle.on_poll(task, now):
+                # Queued before the step is stored: whoever reads the new step finds its callback queued already.
+                await self._call_back(task, links, [(task.step, now)])
+                await self.store.update(task)
         return self.render(task, now, links)
 
     async def list(

@@ -42,8 +42,19 @@ class ExternalIdTaken(Exception):
 class TaskStore(Protocol):
     """Where tasks live. Every method may raise `StoreUnavailable`; the stores in this process never do."""
 
-    async def add(self, task: Task) -> None:
-        """Keep a new task; `ExternalIdTaken` when its owner already has one of its kind with its `external_id`."""
+    async def add(self, task: Task) -> Task:
+        """Keep a new task, stamped by the store's clock; return it as kept. `ExternalIdTaken` when its owner
+        already has one of its kind with its `external_id`.
+
+        The stamp (its `created_at` and `updated_at`) is taken in the same step that gives the task its place in
+        the lists, and is never earlier than any stamp before it: list order and `created_at` agree by
+        construction, whatever the clocks of the processes sharing the store.
+        """
+        ...
+
+    async def now_ms(self, local_ms: int) -> int:
+        """The store's time, for a stamp about to be stored (a polled task's `updated_at`): `local_ms`, this
+        process's, for a store in this process; the shared clock's for a store processes share."""
         ...
 
     async def get(self, task_id: str) -> Task | None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import itertools
 from collections import defaultdict, deque
@@ -30,6 +31,9 @@ class MemoryTaskStore:
     a task keeps only its payload, and its owner's digest and kind are shared. The default bound of
     100,000 tasks costs about 40 MB.
 
+    A task is stamped with the time it brings, or the last task's if that is later (`add`): one clock per store,
+    so that list order and `created_at` agree even when the system clock steps back.
+
     Stored tasks are frozen out of the garbage collector's sight every `FREEZE_EVERY` inserts: they
     hold no reference cycles (reference counting frees an evicted one), and a full collection
     walking a hundred thousand of them would stall every request in flight for tens of milliseconds.
@@ -55,13 +59,19 @@ class MemoryTaskStore:
         # (owner, kind, external id) → task id.
         self._external: dict[tuple[str, str, str], str] = {}
         self._inserted = 0
+        self._last_stamp = 0
 
-    async def add(self, task: Task) -> None:
+    async def add(self, task: Task) -> Task:
         if task.external_id is not None:
             key = (task.owner, task.kind, task.external_id)
             if key in self._external:
                 raise ExternalIdTaken(task.external_id)
             self._external[key] = task.task_id
+        # One clock per store: never before the last stamp, so that a system clock stepping back (NTP) cannot
+        # list a task above one created after it. Nothing suspends between the stamp and the insert.
+        self._last_stamp = max(self._last_stamp, task.created_at)
+        if task.created_at != self._last_stamp or task.updated_at != self._last_stamp:
+            task = dataclasses.replace(task, created_at=self._last_stamp, updated_at=self._last_stamp)
         self._inserted += 1
         if self._inserted % FREEZE_EVERY == 0:
             gc.freeze()
@@ -70,6 +80,10 @@ class MemoryTaskStore:
         self._owned[task.owner, task.kind][task.task_id] = None
         if len(self._tasks) > self.max_tasks:
             self._evict_one()
+        return task
+
+    async def now_ms(self, local_ms: int) -> int:
+        return local_ms
 
     async def get(self, task_id: str) -> Task | None:
         return self._tasks.get(task_id)

@@ -15,6 +15,7 @@ as with the memory store.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,14 @@ CREATE UNIQUE INDEX IF NOT EXISTS tasks_by_external_id ON tasks (owner, kind, ex
     WHERE external_id IS NOT NULL;
 """
 _COLUMNS = "task_id, kind, owner, created_at, updated_at, payload, callback_url, step, fate, external_id"
+# A new task, stamped: its `created_at` (and `updated_at`) is the time proposed, or the last task's (rowid order,
+# the lists' order) if that is later. Returns the stamp.
+_INSERT = f"""
+INSERT INTO tasks ({_COLUMNS})
+SELECT ?2, ?3, ?4, stamp, stamp, ?5, ?6, ?7, ?8, ?9
+FROM (SELECT max(?1, coalesce((SELECT created_at FROM tasks ORDER BY rowid DESC LIMIT 1), 0)) AS stamp)
+RETURNING created_at
+"""
 # Files of versions before tasks had kinds held only identify-face tasks, their payload in a column `input`.
 _LEGACY_KIND = "identify-face"
 
@@ -77,28 +86,34 @@ class SqliteTaskStore:
             self._db.execute("ALTER TABLE tasks ADD COLUMN external_id TEXT")
             self._db.execute("DROP INDEX IF EXISTS tasks_by_owner")
 
-    async def add(self, task: Task) -> None:
-        # In autocommit mode (isolation_level=None) the statement is committed when execute returns.
+    async def add(self, task: Task) -> Task:
+        # In autocommit mode (isolation_level=None) the statement is committed when execute returns. The stamp
+        # is taken in the insert itself: never before the last task's, whichever process wrote that one.
         try:
-            self._db.execute(
-                f"INSERT INTO tasks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(stamp,)] = self._db.execute(
+                _INSERT,
                 (
+                    task.created_at,
                     task.task_id,
                     task.kind,
                     task.owner,
-                    task.created_at,
-                    task.updated_at,
                     task.payload.encode(),
                     task.callback_url,
                     task.step,
                     task.fate,
                     task.external_id,
                 ),
-            )
+            ).fetchall()  # stepped to the end: the statement is done, and committed
         except sqlite3.IntegrityError:
             if task.external_id is None:
                 raise
             raise ExternalIdTaken(task.external_id) from None
+        if stamp == task.created_at == task.updated_at:
+            return task
+        return dataclasses.replace(task, created_at=stamp, updated_at=stamp)
+
+    async def now_ms(self, local_ms: int) -> int:
+        return local_ms
 
     async def get(self, task_id: str) -> Task | None:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)).fetchone()

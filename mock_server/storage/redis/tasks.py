@@ -12,6 +12,13 @@ Keys, under the connection's prefix (`kling-mock:` by default):
 - `external:DIGEST:KIND`: a hash, the owner's external ids of that kind → task id, which keeps them unique.
 - `tasks`: every task id, likewise: the admin API's `recent`, and the bound's oldest-first order.
 - `seq`: the creation counter scoring both, so that tasks created in the same millisecond keep their order.
+- `clock`: the last stamp given, in epoch milliseconds.
+
+One clock for what is ordered: a task's `created_at` (and `updated_at`, the same at first) is stamped by the
+create script itself, from Redis's `TIME`, never before the last stamp (`clock`), in the same atomic step that
+takes its `seq`. So `created_at` never decreases as `seq` grows, and every list, read newest first, has
+`created_at` non-increasing, however many workers and machines create tasks and whatever their clocks say.
+A poll that advances a task (`--tick-ms 0`) stamps its `updated_at` from Redis's `TIME` too (`now_ms`).
 
 Each call is one round trip: a script for what touches several keys (create, update, list), a GET to read.
 Updates only move a task forward: two workers advancing the same task at once can both write, and
@@ -21,6 +28,8 @@ Mocks sharing a prefix share the bound: give them the same `--max-tasks`.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import orjson
 
@@ -35,17 +44,28 @@ _HEADER = 33  # step, updated_at, created_at
 # (listed under `owner:DIGEST`, which this version no longer reads).
 _LEGACY_KIND = "identify-face"
 
-# KEYS: seq, tasks, task, owner's tasks of the kind, owner's external ids of the kind. ARGV: id, record,
-# max_tasks, scan, now, tick_ms, task key prefix, owner key prefix, evictions at most, the lifecycle's final
-# step, external id ('' for none), external key prefix. Returns 0, or -1 when the external id is taken.
+# KEYS: seq, tasks, task, owner's tasks of the kind, owner's external ids of the kind, clock. ARGV: id, record
+# (its times to be stamped), max_tasks, scan, tick_ms, task key prefix, owner key prefix, evictions at most, the
+# lifecycle's final step, external id ('' for none), external key prefix. Returns the stamp, or -1 when the
+# external id is taken.
 _ADD = """
-if ARGV[11] ~= '' and redis.call('HSETNX', KEYS[5], ARGV[11], ARGV[1]) == 0 then return -1 end
-redis.call('SET', KEYS[3], ARGV[2])
+if ARGV[10] ~= '' and redis.call('HSETNX', KEYS[5], ARGV[10], ARGV[1]) == 0 then return -1 end
+local last = tonumber(redis.call('GET', KEYS[6]) or '')
+if not last then  -- a store kept by an earlier version: never before its newest task
+  local newest = redis.call('ZREVRANGE', KEYS[2], 0, 0)[1]
+  local record = newest and redis.call('GET', ARGV[6] .. newest)
+  last = record and tonumber(string.sub(record, 18, 33)) or 0
+end
+local time = redis.call('TIME')
+local stamp = math.max(tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000), last)
+local stamped = string.format('%016.0f', stamp)
+redis.call('SET', KEYS[6], stamped)
+redis.call('SET', KEYS[3], string.sub(ARGV[2], 1, 1) .. stamped .. stamped .. string.sub(ARGV[2], 34))
 local seq = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('ZADD', KEYS[2], seq, ARGV[1])
-local excess = math.min(redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3]), tonumber(ARGV[9]))
-local now, tick, final = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[10])
+local excess = math.min(redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3]), tonumber(ARGV[8]))
+local now, tick, final = stamp, tonumber(ARGV[5]), tonumber(ARGV[9])
 local function finished(record)
   if tick == 0 then return tonumber(string.sub(record, 1, 1)) >= final end
   return now - tonumber(string.sub(record, 18, 33)) >= final * tick
@@ -54,7 +74,7 @@ for _ = 1, excess do
   local oldest = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[4]) - 1)
   local victim, record = oldest[1], nil
   for i, id in ipairs(oldest) do
-    local candidate = redis.call('GET', ARGV[7] .. id)
+    local candidate = redis.call('GET', ARGV[6] .. id)
     if i == 1 then record = candidate end
     if not candidate or finished(candidate) then
       victim, record = id, candidate
@@ -63,18 +83,18 @@ for _ = 1, excess do
   end
   redis.call('ZREM', KEYS[2], victim)
   if record then
-    redis.call('DEL', ARGV[7] .. victim)
+    redis.call('DEL', ARGV[6] .. victim)
     local fields = cjson.decode(string.sub(record, 34))
     if #fields == 6 then
       local suffix = fields[1] .. ':' .. fields[2]
-      redis.call('ZREM', ARGV[8] .. suffix, victim)
-      if type(fields[6]) == 'string' then redis.call('HDEL', ARGV[12] .. suffix, fields[6]) end
+      redis.call('ZREM', ARGV[7] .. suffix, victim)
+      if type(fields[6]) == 'string' then redis.call('HDEL', ARGV[11] .. suffix, fields[6]) end
     else
-      redis.call('ZREM', ARGV[8] .. fields[1], victim)  -- a record of an earlier version: `owner:DIGEST`
+      redis.call('ZREM', ARGV[7] .. fields[1], victim)  -- a record of an earlier version: `owner:DIGEST`
     end
   end
 end
-return 0
+return stamp
 """
 
 # KEYS: task. ARGV: step, the new header's first 17 bytes (step, updated_at). A task evicted meanwhile stays gone.
@@ -116,12 +136,13 @@ class RedisTaskStore:
         self._update = client.register_script(_UPDATE)
         self._page = client.register_script(_PAGE)
         self._seq = connection.key("seq")
+        self._clock = connection.key("clock")
         self._all = connection.key("tasks")
         self._task_prefix = connection.key("task", "")
         self._owner_prefix = connection.key("owner", "")
         self._external_prefix = connection.key("external", "")
 
-    async def add(self, task: Task) -> None:
+    async def add(self, task: Task) -> Task:
         suffix = f"{task.owner}:{task.kind}"
         keys = [
             self._seq,
@@ -129,13 +150,13 @@ class RedisTaskStore:
             self._task_prefix + task.task_id,
             self._owner_prefix + suffix,
             self._external_prefix + suffix,
+            self._clock,
         ]
         args: list[bytes | str | int] = [
             task.task_id,
             _record(task),
             self.max_tasks,
             self.scan,
-            task.created_at,
             self.tick_ms,
             self._task_prefix,
             self._owner_prefix,
@@ -144,8 +165,15 @@ class RedisTaskStore:
             task.external_id or "",
             self._external_prefix,
         ]
-        if await self.connection.call(self._add(keys=keys, args=args)) == -1:
+        stamp: int = await self.connection.call(self._add(keys=keys, args=args))
+        if stamp == -1:
             raise ExternalIdTaken(task.external_id)
+        return dataclasses.replace(task, created_at=stamp, updated_at=stamp)
+
+    async def now_ms(self, local_ms: int) -> int:
+        """Redis's `TIME`, the clock every create is stamped by; `local_ms` is not needed."""
+        seconds, microseconds = await self.connection.call(self.connection.client.time())
+        return int(seconds) * 1000 + int(microseconds) // 1000
 
     async def get(self, task_id: str) -> Task | None:
         record = await self.connection.call(self.connection.client.get(self._task_prefix + task_id))

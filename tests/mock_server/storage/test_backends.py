@@ -9,6 +9,7 @@ Each test runs in one event loop: redis-py's asyncio connections belong to the l
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -80,10 +81,12 @@ def test_a_task_round_trips_with_everything_it_holds(run: Callable[..., None]) -
     tasks[2].kind = OTHER_KIND
 
     async def body(backend: Backend) -> None:
-        for task in tasks:
-            await backend.tasks.add(task)
-        for task in tasks:
-            assert await backend.tasks.get(task.task_id) == task
+        kept = [await backend.tasks.add(task) for task in tasks]
+        for task, stamped in zip(tasks, kept, strict=True):
+            # As given, but its times: the store's clock stamps them (Redis's own; memory and SQLite keep these).
+            assert dataclasses.replace(stamped, created_at=task.created_at, updated_at=task.updated_at) == task
+            assert stamped.created_at == stamped.updated_at
+            assert await backend.tasks.get(task.task_id) == stamped
         assert await backend.tasks.get("never") is None
 
     run(body)
@@ -119,11 +122,28 @@ def test_tasks_of_the_same_millisecond_keep_their_creation_order(run: Callable[.
     run(body)
 
 
+def test_tasks_are_stamped_in_their_list_order_whatever_time_they_bring(run: Callable[..., None]) -> None:
+    """One clock per store: a task brought with an earlier time than the last (a clock stepped back, another
+    machine's behind) is stamped no earlier than it, so list order and `created_at` agree."""
+    brought = [T0 + 500, T0, T0 + 499, T0 - 10_000, T0 + 501]
+
+    async def body(backend: Backend) -> None:
+        kept = [await backend.tasks.add(_task(f"t{i}", created_at=at)) for i, at in enumerate(brought)]
+        stamps = [task.created_at for task in kept]
+        assert stamps == sorted(stamps)
+        assert await backend.tasks.list_owned(ALICE, KIND, 0, 10) == kept[::-1]
+        assert await backend.tasks.recent(10) == kept[::-1]
+        # A later task, however early the time it brings, is stamped no earlier than the last.
+        again = await backend.tasks.add(_task("late", created_at=T0 - 99_000))
+        assert again.created_at >= stamps[-1]
+
+    run(body)
+
+
 def test_an_update_keeps_how_far_a_task_has_gone(run: Callable[..., None]) -> None:
     async def body(backend: Backend) -> None:
-        task = _task("a")
-        await backend.tasks.add(task)
-        task.step, task.updated_at = 2, T0 + 500
+        task = await backend.tasks.add(_task("a"))
+        task.step, task.updated_at = 2, task.created_at + 500
         await backend.tasks.update(task)
         assert await backend.tasks.get("a") == task
 

@@ -92,8 +92,22 @@ def test_finished_is_the_lifecycle_s_call_when_time_drives_tasks() -> None:
     old_but_stored_as_submitted = _task("old", created_at=now - 10 * tick, step=0)
     store = backend.tasks
     assert isinstance(store, MemoryTaskStore)
-    _fill(store, _task("young", created_at=now), old_but_stored_as_submitted, _task("new", created_at=now))
-    assert _ids(asyncio.run(store.list_owned("alice", KIND, 0, 10))) == ["new", "young"]
+    # "stepped" is finished by its stored step, "old" by its age: the lifecycle's age is what counts.
+    _fill(store, old_but_stored_as_submitted, _task("stepped", created_at=now, step=2), _task("new", created_at=now))
+    assert _ids(asyncio.run(store.list_owned("alice", KIND, 0, 10))) == ["new", "stepped"]
+
+
+def test_a_task_is_never_stamped_before_the_last_one() -> None:
+    """One clock per store: a system clock stepping back (NTP) cannot list a task above a later one."""
+    store = MemoryTaskStore()
+
+    async def add_all() -> list[Task]:
+        return [await store.add(_task(name, created_at=at)) for name, at in (("a", 1000), ("b", 900), ("c", 1001))]
+
+    kept = asyncio.run(add_all())
+    assert [(task.created_at, task.updated_at) for task in kept] == [(1000, 1000), (1000, 1000), (1001, 1001)]
+    listed = asyncio.run(store.list_owned("alice", KIND, 0, 10))
+    assert listed == kept[::-1]
 
 
 def test_memory_per_task_stays_as_documented() -> None:

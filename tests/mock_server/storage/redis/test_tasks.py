@@ -48,9 +48,9 @@ def test_updates_only_move_a_task_forward_whoever_writes_last(backend_for: Calla
     first, second = (RedisTaskStore(backend_for(), max_tasks=100, tick_ms=0) for _ in range(2))
 
     async def test() -> None:
-        await first.add(_task("a"))
-        ahead, behind = _task("a", step=2), _task("a", step=1)
-        ahead.updated_at, behind.updated_at = 1_700_000_000_900, 1_700_000_000_500
+        kept = await first.add(_task("a"))
+        ahead, behind = _task("a", created_at=kept.created_at, step=2), _task("a", created_at=kept.created_at, step=1)
+        ahead.updated_at, behind.updated_at = kept.created_at + 900, kept.created_at + 500
         await first.update(ahead)
         await second.update(behind)
         assert await second.get("a") == ahead
@@ -83,19 +83,20 @@ def test_with_nothing_finished_the_oldest_task_goes_and_only_the_oldest_few_are_
 
 
 def test_finished_is_the_lifecycle_s_call_when_time_drives_tasks(backend_for: Callable[..., RedisConnection]) -> None:
-    """With `--tick-ms` > 0 the stored step stays 0; a task is finished because of its age."""
-    tick = 60_000
+    """With `--tick-ms` > 0 the stored step stays 0; a task is finished because of its age, on Redis's clock.
+
+    The store stamps tasks itself (Redis's `TIME`), so "old" is made old by waiting past its last step's time.
+    """
+    tick = 50
     store = RedisTaskStore(backend_for(), max_tasks=2, tick_ms=tick)
-    now = system_ms()
 
     async def test() -> None:
-        for task in (
-            _task("young", created_at=now),
-            _task("old", created_at=now - 10 * tick),
-            _task("new", created_at=now),
-        ):
+        await store.add(_task("old"))
+        await asyncio.sleep(4 * tick / 1000)  # past FINAL_STEP ticks: "old" is finished by its age
+        # "stepped" is finished by its stored step, which does not count when time drives tasks.
+        for task in (_task("stepped", step=2), _task("new")):
             await store.add(task)
-        assert _ids(await store.list_owned(ALICE, KIND, 0, 10)) == ["new", "young"]
+        assert _ids(await store.list_owned(ALICE, KIND, 0, 10)) == ["new", "stepped"]
 
     run_and_close(test, store)
 
@@ -123,8 +124,8 @@ def test_the_bound_holds_and_owner_lists_follow_eviction(
 
     run_and_close(test, store)
     with redis_server.client() as client:
-        # What is left: the 10 tasks, alice's list, the list of all, the counter. Nothing piles up.
-        assert len(list(client.scan_iter(match=f"{connection.prefix}*"))) == 13
+        # What is left: the 10 tasks, alice's list, the list of all, the counter, the clock. Nothing piles up.
+        assert len(list(client.scan_iter(match=f"{connection.prefix}*"))) == 14
         assert client.zcard(f"{connection.prefix}tasks") == 10
 
 
@@ -141,15 +142,17 @@ def test_mocks_with_other_prefixes_do_not_see_each_other_s_tasks(backend_for: Ca
     run_and_close(test, mine, theirs)
 
 
-def test_a_stored_task_costs_under_a_kilobyte_of_redis(
-    backend_for: Callable[..., RedisConnection], redis_server: RedisServer
-) -> None:
-    """The documented example's task: record, key, and its entries in the owner's list and the list of all."""
+def test_a_stored_task_costs_under_a_kilobyte_of_redis(redis_server: RedisServer, tmp_path: Path) -> None:
+    """The documented example's task: record, key, and its entries in the owner's list and the list of all.
+
+    On a redis-server of its own: on the shared one, memory other tests' keys free meanwhile is counted too.
+    """
     count = 2_000
-    store = RedisTaskStore(backend_for(), max_tasks=count, tick_ms=0)
+    own = RedisServer(redis_server.executable, tmp_path).start()
+    store = RedisTaskStore(RedisConnection(own.url), max_tasks=count, tick_ms=0)
     body = orjson.dumps(SEED_EXAMPLE)
     ids = IdGenerator(7)
-    with redis_server.client() as client:
+    with own, own.client() as client:
         before = int(client.info("memory")["used_memory"])
 
         async def test() -> None:
