@@ -529,7 +529,7 @@ def _swap_unknown_face(body: dict[str, Any], choice: dict[str, Any]) -> bool:
 
 def _videos_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
     tasks = answer["data"] if isinstance(answer.get("data"), list) else [answer.get("data")]
-    found = []
+    found: list[dict[str, Any]] = []
     for task in tasks:
         if isinstance(task, dict):
             found += (task.get("task_result") or {}).get("videos") or []

@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -206,7 +207,7 @@ def contract_runs(request: pytest.FixtureRequest) -> Iterator[ContractRuns]:
     runs = ContractRuns(workers=2)
     for item in request.session.items:
         if isinstance(item, pytest.Function) and item.module is request.module and "contract_runs" in item.fixturenames:
-            params = item.callspec.params if hasattr(item, "callspec") else {}
+            params: dict[str, Any] = item.callspec.params if hasattr(item, "callspec") else {}
             runs.submit(params.get("breakage"), params.get("prefix", KLING_PREFIX))
     try:
         yield runs

@@ -7,6 +7,7 @@ the contract's own checks: a server that reuses ids breaks no schema, so only th
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -48,7 +49,8 @@ def test_cli_passes_against_the_mock() -> None:
     outcome = run_against(None, _cli())
     assert outcome.server_stopped
     assert outcome.returncode == 0, outcome.tail()
-    assert "No issues found" in outcome.output, outcome.tail()
+    # Warnings only: without a session, the CLI's advanced lip-sync creates are refused (the config allows it).
+    assert re.search(r"=+ (No issues found|\d+ warnings?) in ", outcome.output), outcome.tail()
 
 
 @pytest.mark.parametrize(
@@ -74,6 +76,9 @@ def test_without_the_config_reused_task_ids_go_unnoticed() -> None:
     phase is left out: it follows the create's link to the query, where a reused id shows as a missing task.
     """
     extra = ["--exclude-checks", "unsupported_method", "--phases", "examples,coverage,fuzzing"]
+    # identify-face alone: without the config, an advanced lip-sync create without a session fails
+    # `positive_data_acceptance`, which the config relaxes for that operation.
+    extra += ["--include-path-regex", "identify-face"]
     outcome = run_against("task-id-reused", _cli(config=False, extra=extra))
     assert outcome.server_stopped
     assert outcome.returncode == 0, outcome.tail()
